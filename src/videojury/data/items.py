@@ -1,0 +1,288 @@
+"""Items to score, and the inputs they come from (folders and manifests).
+
+A manifest is a CSV, JSONL or Parquet table with a ``video`` column (paths
+relative to the manifest's folder, or absolute) and the optional columns
+``prompt``, ``prompt_id``, ``model`` (the T2V generator), ``dimension`` (task
+category), ``question`` and ``answer``. Every other column (human scores,
+say) travels through to the results untouched.
+
+A folder is scanned (recursively, sorted) for video and image files; a
+prompts file gives each video its prompt: JSON ``{file name: prompt}`` (the
+VBench custom-input format), or CSV/JSONL with ``video`` (file name or
+relative path) or ``prompt_id`` (matched to the file's stem) and ``prompt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from ..errors import InputError
+from ..video import MEDIA_EXTENSIONS
+
+KNOWN_COLUMNS = ("video", "prompt", "prompt_id", "model", "dimension", "question", "answer")
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".pq")
+
+
+@dataclass
+class Item:
+    """One video to score, with the text and labels that go with it."""
+
+    video: str
+    prompt: str | None = None
+    prompt_id: str | None = None
+    model: str | None = None
+    dimension: str | None = None
+    question: str | None = None
+    answer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # manifest or folder it came from
+    row: int | None = None  # 1-based data row in the manifest (header not counted)
+
+    @property
+    def where(self) -> str:
+        """Where the item came from, for messages (``manifest.csv row 12``)."""
+        if self.source and self.row is not None:
+            return f"{self.source} row {self.row}"
+        return self.source or self.video
+
+    def as_record(self) -> dict[str, Any]:
+        """The item's columns (known ones first, then the extra ones)."""
+        rec: dict[str, Any] = {"video": self.video}
+        for key in KNOWN_COLUMNS[1:]:
+            value = getattr(self, key)
+            if value is not None:
+                rec[key] = value
+        rec.update(self.extra)
+        return rec
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if value is pd.NA:
+        return None
+    text = str(value)
+    return text if text.strip() != "" else None
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV/TSV, JSONL/JSON or Parquet table, with clear errors.
+
+    Text columns stay strings (no guessing of dates or numbers for ids);
+    score-like columns are converted by the code that needs them.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file does not exist")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, expected a CSV, JSONL or Parquet file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv", ".txt"):
+            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                             keep_default_na=False, na_values=[""], encoding="utf-8")
+        elif suffix == ".jsonl":
+            df = _read_jsonl(p)
+        elif suffix == ".json":
+            df = _read_json(p)
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(p)
+        else:
+            raise InputError(f"{p}: unsupported table format {suffix!r}; use .csv, .tsv, "
+                             ".jsonl, .json or .parquet")
+    except InputError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not valid UTF-8 text (byte {exc.start}: {exc.reason}); save "
+                         "the file as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{p}: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{p}: malformed table ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: cannot be read as a table ({exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _read_jsonl(p: Path) -> pd.DataFrame:
+    rows = []
+    with open(p, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{p} line {lineno}: not valid JSON ({exc.msg} at column "
+                                 f"{exc.colno})") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{p} line {lineno}: expected a JSON object, got "
+                                 f"{type(obj).__name__}")
+            rows.append(obj)
+    if not rows:
+        raise InputError(f"{p}: the file has no rows")
+    return pd.DataFrame(rows)
+
+
+def _read_json(p: Path) -> pd.DataFrame:
+    with open(p, encoding="utf-8") as fh:
+        try:
+            obj = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(obj, list):
+        return pd.DataFrame(obj)
+    if isinstance(obj, dict) and all(isinstance(v, str) for v in obj.values()):
+        return pd.DataFrame({"video": list(obj), "prompt": list(obj.values())})
+    raise InputError(f"{p}: expected a list of objects or a {{video: prompt}} mapping")
+
+
+def items_from_table(df: pd.DataFrame, source: str, base_dir: Path | None) -> list[Item]:
+    """Turn a manifest table into items, validating it (names file, row, column)."""
+    if "video" not in df.columns:
+        cols = ", ".join(map(str, df.columns)) or "none"
+        raise InputError(f"{source}: no 'video' column (columns found: {cols}); the manifest "
+                         "needs a 'video' column with paths relative to the manifest's folder")
+    if len(df) == 0:
+        raise InputError(f"{source}: the manifest has no rows")
+    items: list[Item] = []
+    seen: dict[tuple, int] = {}
+    extra_cols = [c for c in df.columns if c not in KNOWN_COLUMNS]
+    records = df.to_dict("records")
+    for i, rec in enumerate(records, 1):
+        video = _clean(rec.get("video"))
+        if video is None:
+            raise InputError(f"{source} row {i}, column 'video': empty; every row needs a "
+                             "video path")
+        path = Path(video)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        item = Item(
+            video=str(path),
+            prompt=_clean(rec.get("prompt")),
+            prompt_id=_clean(rec.get("prompt_id")),
+            model=_clean(rec.get("model")),
+            dimension=_clean(rec.get("dimension")),
+            question=_clean(rec.get("question")),
+            answer=_clean(rec.get("answer")),
+            extra={c: rec[c] for c in extra_cols},
+            source=source,
+            row=i,
+        )
+        key = (item.video, item.prompt, item.question)
+        if key in seen:
+            raise InputError(f"{source} row {i}: duplicate of row {seen[key]} (same video, "
+                             "prompt and question); remove one of them")
+        seen[key] = i
+        items.append(item)
+    return items
+
+
+def load_manifest(path: str | os.PathLike) -> list[Item]:
+    """Read and validate a manifest (CSV, JSONL or Parquet)."""
+    p = Path(path)
+    df = read_table(p)
+    return items_from_table(df, str(p), p.resolve().parent)
+
+
+def _load_prompts(path: Path) -> dict[str, str]:
+    df = read_table(path)
+    if "prompt" not in df.columns:
+        raise InputError(f"{path}: no 'prompt' column (columns found: {', '.join(df.columns)})")
+    key = "video" if "video" in df.columns else "prompt_id" if "prompt_id" in df.columns else None
+    if key is None:
+        raise InputError(f"{path}: needs a 'video' or 'prompt_id' column next to 'prompt'")
+    out: dict[str, str] = {}
+    for i, (k, v) in enumerate(zip(df[key], df["prompt"]), 1):
+        k, v = _clean(k), _clean(v)
+        if k is None or v is None:
+            raise InputError(f"{path} row {i}: empty {key!r} or 'prompt'")
+        out[k] = v
+    return out
+
+
+def scan_folder(folder: str | os.PathLike, prompts: str | os.PathLike | None = None) -> list[Item]:
+    """Items for every media file under ``folder`` (sorted), with prompts if given."""
+    root = Path(folder)
+    files = sorted(
+        (p for p in root.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS and p.is_file()),
+        key=lambda p: str(p.relative_to(root)),
+    )
+    table = _load_prompts(Path(prompts)) if prompts is not None else {}
+    items = []
+    for p in files:
+        rel = str(p.relative_to(root))
+        prompt = table.get(rel) or table.get(p.name) or table.get(p.stem)
+        items.append(Item(video=str(p), prompt=prompt,
+                          prompt_id=p.stem if table and p.stem in table else None,
+                          source=str(root)))
+    if not items:
+        raise InputError(f"{root}: no video or image files found (looked for "
+                         f"{', '.join(sorted(MEDIA_EXTENSIONS))})")
+    return items
+
+
+def load_items(
+    videos: str | os.PathLike | Sequence[str | os.PathLike] | pd.DataFrame | Iterable[Item],
+    prompts: str | os.PathLike | Sequence[str | None] | None = None,
+) -> list[Item]:
+    """Items from any input the API and CLI accept.
+
+    ``videos`` may be a folder, a manifest file, a single video, a list of
+    paths, a list of :class:`Item`, or a DataFrame shaped like a manifest.
+    ``prompts`` may be a prompts file (for a folder) or a list of prompts
+    aligned with a list of paths.
+    """
+    if isinstance(videos, pd.DataFrame):
+        return items_from_table(videos, "<DataFrame>", None)
+    if isinstance(videos, (str, os.PathLike)):
+        p = Path(videos)
+        if p.is_dir():
+            if prompts is not None and not isinstance(prompts, (str, os.PathLike)):
+                raise InputError("prompts for a folder must be a prompts file")
+            return scan_folder(p, prompts)  # type: ignore[arg-type]
+        if p.suffix.lower() in MANIFEST_SUFFIXES:
+            if prompts is not None:
+                raise InputError(f"{p}: a manifest carries its own 'prompt' column; do not pass "
+                                 "prompts separately")
+            return load_manifest(p)
+        videos = [p]
+    seq = list(videos)  # type: ignore[arg-type]
+    if seq and all(isinstance(v, Item) for v in seq):
+        return seq  # type: ignore[return-value]
+    if isinstance(prompts, (str, os.PathLike)):
+        raise InputError("with a list of videos, give prompts as a list of strings")
+    if prompts is not None and len(prompts) != len(seq):
+        raise InputError(f"got {len(seq)} videos but {len(prompts)} prompts; give one prompt "
+                         "per video (None where there is none)")
+    return [Item(video=str(v), prompt=None if prompts is None else _clean(prompts[i]),
+                 source=None) for i, v in enumerate(seq)]
+
+
+def check_text_needs(items: Sequence[Item], metric_name: str, needs_prompt: bool,
+                     needs_question: bool) -> None:
+    """Raise a clear :class:`InputError` when a metric needs text some items lack."""
+    for attr, needed in (("prompt", needs_prompt), ("question", needs_question)):
+        if not needed:
+            continue
+        lacking = [it for it in items if not getattr(it, attr)]
+        if not lacking:
+            continue
+        first = lacking[0]
+        if all(not getattr(it, attr) for it in items):
+            src = first.source or "the input"
+            hint = ("add a 'prompt' column to the manifest, or pass --prompts FILE for a folder"
+                    if attr == "prompt" else "add a 'question' column to the manifest")
+            raise InputError(f"metric {metric_name!r} needs a {attr} for every video, but "
+                             f"{src} has no '{attr}' column or it is empty; {hint}")
+        raise InputError(f"metric {metric_name!r} needs a {attr}: {first.where}, column "
+                         f"'{attr}' is empty for {first.video} ({len(lacking)} row(s) lack one)")

@@ -1,0 +1,310 @@
+"""The metric interface and the registry.
+
+A metric is a small class that declares what it needs and what it returns,
+registered with :func:`register_metric`::
+
+    @register_metric
+    class Flicker(Metric):
+        name = "flicker"
+        version = "1"
+        fields = (ScoreField("flicker", 0.0, 1.0, higher_is_better=True),)
+        default_options = {"frames": 0}
+
+        def frame_policy(self):
+            return FramePolicy.all()
+
+        def score(self, frames, item):
+            return {"flicker": ...}
+
+Options are keyword arguments with defaults declared in ``default_options``;
+they are type-checked against the defaults and become part of the store key,
+so a result can always be traced to the exact settings that produced it.
+Third-party packages register metrics through the ``videojury.metrics``
+entry-point group (each entry point names a :class:`Metric` subclass or a
+module that registers some on import).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+from ..errors import MetricError
+from ..video import FramePolicy, Frames
+
+
+@dataclass(frozen=True)
+class ScoreField:
+    """One named output of a metric: its range and its direction."""
+
+    name: str
+    low: float | None
+    high: float | None
+    higher_is_better: bool
+    description: str = ""
+
+    @property
+    def range_text(self) -> str:
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"[{lo}, {hi}]"
+
+
+class Metric:
+    """Base class of every metric.
+
+    Subclasses set the class attributes and implement :meth:`frame_policy`
+    and :meth:`score` (or :meth:`score_batch` for batched models). ``score``
+    gets the sampled frames and the :class:`~videojury.data.Item` (prompt,
+    question, ...) and returns ``{field name: float}``; raising any exception
+    makes that item an error row, the run goes on.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    fields: ClassVar[tuple[ScoreField, ...]] = ()
+    needs_prompt: ClassVar[bool] = False
+    needs_question: ClassVar[bool] = False
+    extra: ClassVar[str | None] = None  # optional-dependency group that provides it
+    description: ClassVar[str] = ""
+    reference: ClassVar[str] = ""  # what it reproduces (paper / code)
+    default_options: ClassVar[dict[str, Any]] = {}
+    batch_size: ClassVar[int] = 1  # preferred number of items per score_batch call
+
+    def __init__(self, **options: Any) -> None:
+        self.options = self._check_options(options)
+
+    # --- declared behaviour -------------------------------------------------
+    def frame_policy(self) -> FramePolicy:
+        """The frames this metric needs (sampling and size)."""
+        raise NotImplementedError
+
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        """Scores of one item."""
+        raise NotImplementedError
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        """Scores of several items; the default calls :meth:`score` on each."""
+        return [self.score(f, it) for f, it in zip(frames, items)]
+
+    def text_for(self, item: Any) -> str:
+        """The text this metric reads from an item (part of the store key)."""
+        parts = []
+        if self.needs_prompt:
+            parts.append(item.prompt or "")
+        if self.needs_question:
+            parts.append(item.question or "")
+        return "\x1f".join(parts)
+
+    # --- identity -----------------------------------------------------------
+    @property
+    def options_key(self) -> str:
+        """Canonical JSON of the options (sorted keys), used in the store key."""
+        return json.dumps(self.options, sort_keys=True, separators=(",", ":"), default=str)
+
+    @property
+    def label(self) -> str:
+        """``name`` plus the options that differ from the defaults, e.g. ``niqe:pool=median``."""
+        diff = {k: v for k, v in self.options.items() if self.default_options.get(k) != v}
+        if not diff:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
+
+    def check_scores(self, scores: Mapping[str, float]) -> dict[str, float]:
+        """Validate a metric's output: every declared field, finite floats."""
+        out: dict[str, float] = {}
+        declared = {f.name for f in self.fields}
+        missing = declared - set(scores)
+        if missing:
+            raise MetricError(f"metric {self.name} returned no value for {sorted(missing)}")
+        for key, value in scores.items():
+            if key not in declared:
+                raise MetricError(f"metric {self.name} returned undeclared field {key!r}")
+            v = float(value)
+            if not math.isfinite(v):
+                raise MetricError(f"metric {self.name} produced a non-finite {key} ({v}); "
+                                  "the input is likely degenerate (constant or too small)")
+            out[key] = v
+        return out
+
+    @classmethod
+    def _check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(cls.default_options))
+        if unknown:
+            known = ", ".join(sorted(cls.default_options)) or "none"
+            raise MetricError(f"metric {cls.name!r} has no option {unknown[0]!r} (its options: "
+                              f"{known})")
+        out = dict(cls.default_options)
+        for key, value in options.items():
+            out[key] = _coerce(cls.name, key, value, cls.default_options[key])
+        return out
+
+    def __repr__(self) -> str:
+        return f"<metric {self.label} v{self.version}>"
+
+
+def _coerce(metric: str, key: str, value: Any, default: Any) -> Any:
+    """Convert an option value (often a string from the CLI) to the default's type."""
+    if default is None or value is None:
+        if isinstance(value, str):
+            low = value.lower()
+            if low in ("none", "null"):
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                low = value.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is str:
+            return str(value)
+        if kind in (list, tuple) and isinstance(value, str):
+            return kind(v for v in value.split("|") if v)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise MetricError(f"option {key!r} of metric {metric!r} must be a {kind.__name__}, "
+                          f"got {value!r}") from None
+
+
+# --- registry ---------------------------------------------------------------
+
+_REGISTRY: dict[str, type[Metric]] = {}
+_SCHEMES: dict[str, Callable[..., Metric]] = {}
+_BUILTINS_LOADED = False
+
+
+def register_metric(cls: type[Metric]) -> type[Metric]:
+    """Class decorator: add a :class:`Metric` subclass to the registry."""
+    if not cls.name:
+        raise MetricError(f"{cls.__name__} has no name")
+    if not cls.fields:
+        raise MetricError(f"metric {cls.name} declares no fields")
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls and (
+            existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise MetricError(f"two metrics are named {cls.name!r}: {existing.__module__} and "
+                          f"{cls.__module__}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def register_scheme(prefix: str, factory: Callable[..., Metric]) -> None:
+    """Register a metric family addressed as ``prefix:ARGUMENT`` (e.g. ``trained:DIR``)."""
+    _SCHEMES[prefix] = factory
+
+
+def _load_builtins() -> None:
+    """Import every module under ``videojury.metrics`` (they register themselves)
+    and the ``videojury.metrics`` entry points of installed packages."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    package = importlib.import_module("videojury.metrics")
+    for mod in pkgutil.walk_packages(package.__path__, prefix="videojury.metrics."):
+        if mod.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        importlib.import_module(mod.name)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="videojury.metrics"):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
+            import warnings
+
+            warnings.warn(f"videojury: metric plug-in {ep.name!r} ({ep.value}) failed to load: "
+                          f"{exc}", stacklevel=2)
+            continue
+        if isinstance(obj, type) and issubclass(obj, Metric):
+            register_metric(obj)
+
+
+def metric_class(name: str) -> type[Metric]:
+    """The registered class of metric ``name`` (raises :class:`MetricError` if unknown)."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise MetricError(f"unknown metric {name!r}.{hint} Run 'videojury metrics' to list "
+                          "them.") from None
+
+
+def list_metrics() -> list[str]:
+    """Names of every registered metric, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split a CLI metric spec ``name[:opt=value[,opt=value...]]``.
+
+    Values may not contain commas; a scheme spec (``trained:DIR``) is
+    returned as name ``trained:DIR`` with no options unless followed by
+    ``:opt=value``.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise MetricError("empty metric name")
+    head, sep, rest = spec.partition(":")
+    if head in _SCHEMES or (sep and rest and "=" not in rest.split(":", 1)[0]):
+        arg, sep2, opts_text = rest.partition(":")
+        name = f"{head}:{arg}"
+    else:
+        name, opts_text = head, rest
+    options: dict[str, str] = {}
+    if opts_text:
+        for part in opts_text.split(","):
+            if not part.strip():
+                continue
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise MetricError(f"metric option {part!r} in {spec!r} is not of the form "
+                                  "key=value")
+            options[key.strip()] = value.strip()
+    return name, options
+
+
+def load_metric(name: str, **options: Any) -> Metric:
+    """Create a ready metric from its name (or ``name:opt=value,...`` spec) and options."""
+    if ":" in name:
+        base, parsed = parse_spec(name)
+        options = {**parsed, **options}
+        name = base
+    if ":" in name:
+        _load_builtins()
+        prefix, _, arg = name.partition(":")
+        if prefix not in _SCHEMES:
+            raise MetricError(f"unknown metric family {prefix!r} in {name!r}")
+        return _SCHEMES[prefix](arg, **options)
+    return metric_class(name)(**options)
+
+
+__all__ = [
+    "Metric", "ScoreField", "list_metrics", "load_metric", "metric_class", "parse_spec",
+    "register_metric", "register_scheme",
+]

@@ -1,0 +1,1 @@
+"""Temporal metrics: flicker, frozen frames, motion (optical flow)."""

@@ -1,0 +1,163 @@
+"""Frame sampling policies and resizing.
+
+A :class:`FramePolicy` says which frames a metric needs (``uniform(n)`` at
+segment centres, ``fps(r)``, ``all``) and at what size. Policies are pure
+data: :meth:`FramePolicy.indices` maps a video's frame count and frame rate to
+frame indices, so the decoder can read the union of what several metrics need
+in one pass and hand each metric its own subset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Resize:
+    """How to resize sampled frames; at most one of the three modes is set.
+
+    ``short_side``: scale so the shorter side equals this many pixels (aspect
+    kept). ``size``: exactly ``(width, height)``. ``max_pixels``: scale down
+    (never up) so that width*height <= max_pixels. Sizes are rounded to the
+    nearest integer. Downscaling uses area interpolation, upscaling bicubic;
+    OpenCV's resize is deterministic.
+    """
+
+    short_side: int | None = None
+    size: tuple[int, int] | None = None
+    max_pixels: int | None = None
+
+    def __post_init__(self) -> None:
+        modes = [m for m in (self.short_side, self.size, self.max_pixels) if m is not None]
+        if len(modes) > 1:
+            raise ValueError("Resize takes one of short_side, size or max_pixels, not several")
+        if self.short_side is not None and self.short_side < 1:
+            raise ValueError(f"short_side must be >= 1, got {self.short_side}")
+        if self.max_pixels is not None and self.max_pixels < 1:
+            raise ValueError(f"max_pixels must be >= 1, got {self.max_pixels}")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
+            raise ValueError(f"size must be (width, height) with positive values, got {self.size}")
+
+    def target(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) a frame of the given size is resized to."""
+        if self.size is not None:
+            return int(self.size[0]), int(self.size[1])
+        if self.short_side is not None:
+            scale = self.short_side / min(width, height)
+        elif self.max_pixels is not None:
+            scale = min(1.0, math.sqrt(self.max_pixels / (width * height)))
+        else:
+            return width, height
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def apply(self, frames: np.ndarray) -> np.ndarray:
+        """Resize a (T, H, W, 3) uint8 array; returns the input when no change is needed."""
+        t, h, w = frames.shape[:3]
+        tw, th = self.target(w, h)
+        if (tw, th) == (w, h):
+            return frames
+        interp = cv2.INTER_AREA if tw * th < w * h else cv2.INTER_CUBIC
+        out = np.empty((t, th, tw, frames.shape[3]), dtype=frames.dtype)
+        for i in range(t):
+            out[i] = cv2.resize(frames[i], (tw, th), interpolation=interp)
+        return out
+
+
+@dataclass(frozen=True)
+class FramePolicy:
+    """Which frames a metric needs, and at what size.
+
+    ``mode`` is ``"uniform"`` (``n`` frames, one at the centre of each of
+    ``n`` equal segments: index ``floor((i + 0.5) * N / n)``, as LOVE samples
+    its 8 frames), ``"fps"`` (``rate`` frames per second of video time, capped
+    by ``max_frames`` with a uniform subsample) or ``"all"`` (every frame,
+    optionally capped by ``max_frames``). ``min_frames`` is the fewest frames
+    the metric can work with: a shorter video is an error for that metric.
+    """
+
+    mode: str = "uniform"
+    n: int | None = 8
+    rate: float | None = None
+    max_frames: int | None = None
+    min_frames: int = 1
+    resize: Resize | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("uniform", "fps", "all"):
+            raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, fps or all")
+        if self.mode == "uniform" and (self.n is None or self.n < 1):
+            raise ValueError("uniform sampling needs n >= 1")
+        if self.mode == "fps" and (self.rate is None or self.rate <= 0):
+            raise ValueError("fps sampling needs rate > 0")
+
+    @classmethod
+    def uniform(cls, n: int, *, min_frames: int = 1, resize: Resize | None = None) -> FramePolicy:
+        """``n`` frames at segment centres."""
+        return cls(mode="uniform", n=n, min_frames=min_frames, resize=resize)
+
+    @classmethod
+    def fps(
+        cls, rate: float, *, max_frames: int | None = None, min_frames: int = 1,
+        resize: Resize | None = None,
+    ) -> FramePolicy:
+        """``rate`` frames per second of video time."""
+        return cls(mode="fps", n=None, rate=rate, max_frames=max_frames, min_frames=min_frames,
+                   resize=resize)
+
+    @classmethod
+    def all(cls, *, max_frames: int | None = None, min_frames: int = 1,
+            resize: Resize | None = None) -> FramePolicy:
+        """Every frame (optionally the first ``max_frames`` spread uniformly)."""
+        return cls(mode="all", n=None, max_frames=max_frames, min_frames=min_frames, resize=resize)
+
+    def indices(self, frame_count: int, fps: float) -> np.ndarray:
+        """Frame indices (sorted, unique, int64) this policy takes from a video.
+
+        When a video has fewer frames than ``uniform(n)`` asks for, every
+        frame is taken once (no index is repeated); whether that is enough is
+        decided by ``min_frames``.
+        """
+        if frame_count <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.mode == "uniform":
+            n = int(self.n)  # type: ignore[arg-type]
+            if n >= frame_count:
+                return np.arange(frame_count, dtype=np.int64)
+            idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(np.int64)
+            return np.unique(idx)
+        if self.mode == "fps":
+            src = fps if fps and fps > 0 else float(self.rate)  # type: ignore[arg-type]
+            step = src / float(self.rate)  # type: ignore[arg-type]
+            count = max(1, math.ceil(frame_count / step))
+            idx = np.unique(np.floor(np.arange(count) * step + 1e-9).astype(np.int64))
+            idx = idx[idx < frame_count]
+        else:
+            idx = np.arange(frame_count, dtype=np.int64)
+        if self.max_frames is not None and len(idx) > self.max_frames:
+            pick = np.floor((np.arange(self.max_frames) + 0.5) * len(idx) / self.max_frames)
+            idx = idx[pick.astype(np.int64)]
+        return idx
+
+    def describe(self) -> str:
+        """Short human-readable form, e.g. ``uniform(8)@short_side=224``."""
+        if self.mode == "uniform":
+            s = f"uniform({self.n})"
+        elif self.mode == "fps":
+            s = f"fps({self.rate:g})"
+        else:
+            s = "all"
+        if self.max_frames is not None and self.mode != "uniform":
+            s += f"[max {self.max_frames}]"
+        if self.resize is not None:
+            r = self.resize
+            if r.short_side is not None:
+                s += f"@short_side={r.short_side}"
+            elif r.size is not None:
+                s += f"@{r.size[0]}x{r.size[1]}"
+            elif r.max_pixels is not None:
+                s += f"@max_pixels={r.max_pixels}"
+        return s
