@@ -1,0 +1,83 @@
+"""Helpers shared by the CLI verbs: store location, progress bar, tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+def default_store_path() -> Path:
+    """Where scores are kept when ``--store`` is not given.
+
+    ``$VIDEOJURY_STORE`` if set, else ``$XDG_CACHE_HOME/videojury/scores.sqlite``
+    (``~/.cache/...``). A persistent default is what makes reruns free.
+    """
+    env = os.environ.get("VIDEOJURY_STORE")
+    if env:
+        return Path(env)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "videojury" / "scores.sqlite"
+
+
+def add_store_args(parser) -> None:
+    """``--store PATH`` and ``--no-store``."""
+    parser.add_argument("--store", type=Path, default=None,
+                        help="SQLite results store (default: $VIDEOJURY_STORE or "
+                             "~/.cache/videojury/scores.sqlite); reruns compute only what is "
+                             "missing")
+    parser.add_argument("--no-store", action="store_true",
+                        help="keep results in memory only (nothing is reused or kept)")
+
+
+def store_arg(args) -> Path | None:
+    """The store path the user chose (None for in-memory)."""
+    if getattr(args, "no_store", False):
+        return None
+    return args.store if args.store is not None else default_store_path()
+
+
+@contextmanager
+def progress_bar(total: int, label: str, enabled: bool | None = None) -> Iterator:
+    """A rich progress bar on stderr; yields ``advance(n)``. Silent when not a terminal."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled or total == 0:
+        yield lambda n=1: None
+        return
+    from . import console
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as prog:
+        task = prog.add_task(label, total=total)
+        yield lambda n=1: prog.advance(task, n)
+
+
+def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str = "{:.4f}",
+                max_rows: int = 60) -> Table:
+    """A rich table of a DataFrame (numbers formatted, long frames cut)."""
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        numeric = pd.api.types.is_numeric_dtype(df[col])
+        table.add_column(str(col), justify="right" if numeric else "left",
+                         overflow="fold")
+    for _, row in df.head(max_rows).iterrows():
+        cells = []
+        for col in df.columns:
+            v = row[col]
+            if v is None or (isinstance(v, float) and v != v):
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(floatfmt.format(v))
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    if len(df) > max_rows:
+        table.caption = f"{len(df) - max_rows} more rows not shown"
+    return table
