@@ -18,7 +18,7 @@ from rich.console import Console
 
 from ..errors import VideoJuryError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
 
 # Verbs in the order `videojury --help` shows them; discovered extras follow.

@@ -263,15 +263,15 @@ def list_metrics() -> list[str]:
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split a CLI metric spec ``name[:opt=value[,opt=value...]]``.
 
-    Values may not contain commas; a scheme spec (``trained:DIR``) is
-    returned as name ``trained:DIR`` with no options unless followed by
-    ``:opt=value``.
+    Values may not contain commas. For a registered family (``trained:DIR``)
+    the name is ``trained:DIR`` and options may follow after another colon.
     """
     spec = spec.strip()
     if not spec:
         raise MetricError("empty metric name")
+    _load_builtins()
     head, sep, rest = spec.partition(":")
-    if head in _SCHEMES or (sep and rest and "=" not in rest.split(":", 1)[0]):
+    if head in _SCHEMES:
         arg, sep2, opts_text = rest.partition(":")
         name = f"{head}:{arg}"
     else:

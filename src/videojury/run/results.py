@@ -58,4 +58,6 @@ def results_table(plan: Plan, store: Store) -> pd.DataFrame:
     df = pd.DataFrame.from_records(records)
     if "error" not in df.columns:
         df["error"] = None
+    # None (not NaN) where all went well, so `df.error is None` reads naturally.
+    df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     return df
