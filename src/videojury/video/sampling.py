@@ -130,11 +130,11 @@ class FramePolicy:
             idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(np.int64)
             return np.unique(idx)
         if self.mode == "fps":
+            # Every k-th frame, k = max(1, round(source fps / rate)), as VBench
+            # samples: evenly spaced frames at (about) the asked rate.
             src = fps if fps and fps > 0 else float(self.rate)  # type: ignore[arg-type]
-            step = src / float(self.rate)  # type: ignore[arg-type]
-            count = max(1, math.ceil(frame_count / step))
-            idx = np.unique(np.floor(np.arange(count) * step + 1e-9).astype(np.int64))
-            idx = idx[idx < frame_count]
+            step = max(1, round(src / float(self.rate)))  # type: ignore[arg-type]
+            idx = np.arange(0, frame_count, step, dtype=np.int64)
         else:
             idx = np.arange(frame_count, dtype=np.int64)
         if self.max_frames is not None and len(idx) > self.max_frames:
