@@ -29,7 +29,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="Ray: number of workers")
     p.add_argument("--gpus-per-worker", type=float, default=None, help="Ray: GPUs per worker")
     p.add_argument("--dry-run", action="store_true",
-                   help="plan only: how many results are cached and how many remain")
+                   help="plan only: how many results are cached, how many remain, and the "
+                        "estimated time from scoring a short sample (kept in the store)")
+    p.add_argument("--sample", type=int, default=3,
+                   help="videos scored by --dry-run to estimate the time (default 3; 0: none)")
     p.add_argument("--quiet", action="store_true", help="no table on the terminal")
     p.set_defaults(func=run)
 
@@ -78,6 +81,7 @@ def run(args) -> int:
                       f"cached, {len(job.pending)} to compute"
                       + (f" (store: {store_path})" if store_path else " (no store)"))
         if args.dry_run:
+            _estimate(job, store, executor, args.sample)
             return 0
         with progress_bar(len(job.pending), "scoring") as advance:
             stats = executor.run(job, store, progress=advance)
@@ -99,3 +103,23 @@ def run(args) -> int:
                       "column)")
         return 1
     return 0
+
+
+def _estimate(job, store, executor, n: int) -> None:
+    """Score the first ``n`` pending videos and extrapolate to the rest."""
+    from ..run.executor import _duration
+    from . import console
+
+    remaining = job.pending_videos
+    if remaining == 0 or n <= 0:
+        console.print(f"{remaining} videos to score")
+        return
+    stats = executor.run(job.first_videos(n), store)
+    left = remaining - stats.videos
+    console.print(f"sample: {stats.videos} videos in {stats.seconds:.1f}s "
+                  f"({stats.seconds_per_video:.2f}s per video; decode "
+                  f"{stats.decode_seconds:.1f}s, preprocess "
+                  f"{sum(stats.preprocess_seconds.values()):.1f}s, model "
+                  f"{sum(stats.model_seconds.values()):.1f}s); results kept in the store")
+    console.print(f"estimated time for the remaining {left} videos: "
+                  f"{_duration(stats.seconds_per_video * left)}")

@@ -30,8 +30,10 @@ import importlib
 import json
 import math
 import pkgutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from ..errors import MetricError
 from ..video import FramePolicy, Frames
@@ -77,6 +79,22 @@ class Metric:
 
     def __init__(self, **options: Any) -> None:
         self.options = self._check_options(options)
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the block to ``self.timings[stage]``.
+
+        The executor reports ``preprocess`` apart from the rest of a metric's
+        time (``model``); metrics with a processor step wrap it in
+        ``with self.timed("preprocess"):``.
+        """
+        timings = self.__dict__.setdefault("timings", {})
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
     # --- declared behaviour -------------------------------------------------
     def frame_policy(self) -> FramePolicy:

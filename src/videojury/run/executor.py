@@ -52,6 +52,20 @@ class Plan:
     def total(self) -> int:
         return len(self.keys)
 
+    @property
+    def distinct_videos(self) -> int:
+        return len({k.video_hash for k in self.keys.values()})
+
+    @property
+    def pending_videos(self) -> int:
+        return len({t.key.video_hash for t in self.pending})
+
+    def first_videos(self, n: int) -> Plan:
+        """The same plan restricted to the pending tasks of its first ``n`` videos."""
+        keep = list(dict.fromkeys(t.key.video_hash for t in self.pending))[:n]
+        tasks = [t for t in self.pending if t.key.video_hash in set(keep)]
+        return Plan(self.items, self.metrics, self.keys, {}, tasks)
+
     def pending_by_video(self) -> dict[str, list[Task]]:
         """Pending tasks grouped by video content (decode once per group)."""
         groups: dict[str, list[Task]] = defaultdict(list)
@@ -62,30 +76,66 @@ class Plan:
 
 @dataclass
 class RunStats:
-    """What a run did and what it cost."""
+    """What a run did and what it cost.
+
+    Times are wall-clock seconds in the process that did the work: decoding
+    (probe + decode + resize), and per metric its preprocessing (what the
+    metric reports under ``Metric.timed("preprocess")``) and the rest of its
+    scoring ("model").
+    """
 
     total: int = 0
     cached: int = 0
     computed: int = 0
     failed: int = 0
     videos: int = 0
+    videos_in_input: int = 0
     seconds: float = 0.0
     decode_seconds: float = 0.0
+    preprocess_seconds: dict[str, float] = field(default_factory=dict)
     model_seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    backend: str = "local"
+
+    @property
+    def seconds_per_video(self) -> float:
+        return self.seconds / self.videos if self.videos else 0.0
+
+    def add_metric_time(self, label: str, preprocess: float, model: float) -> None:
+        self.preprocess_seconds[label] = self.preprocess_seconds.get(label, 0.0) + preprocess
+        self.model_seconds[label] = self.model_seconds.get(label, 0.0) + model
 
     def summary(self) -> str:
-        """One paragraph for the end of a run."""
+        """A short paragraph for the end of a run."""
         rate = self.videos / self.seconds if self.seconds > 0 else 0.0
+        pre = sum(self.preprocess_seconds.values())
         model = sum(self.model_seconds.values())
         lines = [
             f"{self.total} results: {self.computed} computed, {self.cached} cached, "
             f"{self.failed} failed",
-            f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s); "
-            f"decode {self.decode_seconds:.1f}s, metrics {model:.1f}s"
+            f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s, {self.backend}); "
+            f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
             + (f"; peak memory {self.peak_rss_mb:.0f} MB" if self.peak_rss_mb else ""),
         ]
+        if self.videos and self.videos_in_input:
+            full = self.seconds_per_video * self.videos_in_input
+            lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "
+                         f"{_duration(full)}")
         return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """Plain-data form (for JSON logs and benchmarks)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _peak_rss_mb() -> float:
@@ -157,6 +207,49 @@ def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | Base
         return {i: exc for i in range(len(metrics))}
 
 
+def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence[Item]
+                       ) -> tuple[list[dict | BaseException], float, float]:
+    """Score a batch; per item the checked scores or the exception.
+
+    A batch that raises is scored again one item at a time, so one bad video
+    does not take its neighbours down. Returns the outcomes and the seconds
+    spent in preprocessing and in the rest of the metric.
+    """
+    timings = metric.__dict__.setdefault("timings", {})
+    pre0 = timings.get("preprocess", 0.0)
+    t0 = time.perf_counter()
+    outcomes: list[dict | BaseException]
+    try:
+        scores = metric.score_batch(frames, items)
+        if len(scores) != len(frames):
+            raise VideoJuryError(f"metric {metric.name} returned {len(scores)} results for "
+                                 f"{len(frames)} items")
+        outcomes = []
+        for s in scores:
+            try:
+                outcomes.append(metric.check_scores(s))
+            except Exception as exc:  # noqa: BLE001 - recorded per item
+                outcomes.append(exc)
+    except Exception as exc:  # noqa: BLE001
+        if len(frames) == 1:
+            outcomes = [exc]
+        else:
+            outcomes = []
+            for f, it in zip(frames, items):
+                try:
+                    outcomes.append(metric.check_scores(metric.score(f, it)))
+                except Exception as exc2:  # noqa: BLE001
+                    outcomes.append(exc2)
+    total = time.perf_counter() - t0
+    pre = timings.get("preprocess", 0.0) - pre0
+    return outcomes, pre, max(0.0, total - pre)
+
+
+def error_text(exc: BaseException) -> str:
+    """The message stored for a failed item."""
+    return _error_text(exc)
+
+
 class Executor:
     """Runs a plan's pending tasks and writes each result to the store."""
 
@@ -171,7 +264,8 @@ class LocalExecutor(Executor):
     def run(self, plan: Plan, store: Store, progress: Callable[[int], None] | None = None
             ) -> RunStats:
         t0 = time.perf_counter()
-        stats = RunStats(total=plan.total, cached=len(plan.cached))
+        stats = RunStats(total=plan.total, cached=len(plan.cached),
+                         videos_in_input=plan.distinct_videos)
         queues: dict[int, list[tuple[Task, Frames]]] = defaultdict(list)
 
         def record(results: list[Result]) -> None:
@@ -188,35 +282,10 @@ class LocalExecutor(Executor):
                 return
             metric = plan.metrics[m_i]
             items = [plan.items[t.item_index] for t, _ in batch]
-            t1 = time.perf_counter()
-            out: list[Result] = []
-            try:
-                scores = metric.score_batch([f for _, f in batch], items)
-                if len(scores) != len(batch):
-                    raise VideoJuryError(f"metric {metric.name} returned {len(scores)} results "
-                                         f"for {len(batch)} items")
-                per_item: list[dict | BaseException] = []
-                for s in scores:
-                    try:
-                        per_item.append(metric.check_scores(s))
-                    except Exception as exc:  # noqa: BLE001
-                        per_item.append(exc)
-            except Exception as exc:  # noqa: BLE001
-                if len(batch) == 1:
-                    per_item = [exc]
-                else:  # find which item broke the batch: score one at a time
-                    per_item = []
-                    for (_, f), it in zip(batch, items):
-                        try:
-                            per_item.append(metric.check_scores(metric.score(f, it)))
-                        except Exception as exc2:  # noqa: BLE001
-                            per_item.append(exc2)
-            dt = (time.perf_counter() - t1) / len(batch)
-            stats.model_seconds[metric.label] = stats.model_seconds.get(metric.label, 0.0) + \
-                dt * len(batch)
-            for (t, _), res in zip(batch, per_item):
-                out.append(_result(t, plan, res, dt))
-            record(out)
+            outcomes, pre, model = score_batch_safely(metric, [f for _, f in batch], items)
+            stats.add_metric_time(metric.label, pre, model)
+            per = (pre + model) / len(batch)
+            record([make_result(t, plan, res, per) for (t, _), res in zip(batch, outcomes)])
 
         for tasks in plan.pending_by_video().values():
             item = plan.items[tasks[0].item_index]
@@ -229,7 +298,7 @@ class LocalExecutor(Executor):
             for t in tasks:
                 got = frames[metric_ids.index(t.metric_index)]
                 if isinstance(got, BaseException):
-                    errors.append(_result(t, plan, got, None))
+                    errors.append(make_result(t, plan, got, None))
                 else:
                     queues[t.metric_index].append((t, got))
                     if len(queues[t.metric_index]) >= max(1, plan.metrics[t.metric_index]
@@ -244,7 +313,7 @@ class LocalExecutor(Executor):
         return stats
 
 
-def _result(task: Task, plan: Plan, outcome: dict | BaseException, seconds: float | None
+def make_result(task: Task, plan: Plan, outcome: dict | BaseException, seconds: float | None
             ) -> Result:
     item = plan.items[task.item_index]
     if isinstance(outcome, BaseException):
