@@ -1,0 +1,316 @@
+"""MATLAB-compatible building blocks shared by NIQE, BRISQUE and PIQE.
+
+The reference implementations of these metrics are MATLAB programs, and
+their scores depend on MATLAB's exact conventions: ``rgb2gray`` on uint8
+rounds to uint8, ``imresize`` is bicubic with an antialiasing kernel when
+shrinking, ``fspecial('gaussian')`` windows are normalised, ``imfilter``
+pads by replication while ``filter2`` pads with zeros, and the generalised
+Gaussian fits are grid searches that take the first minimum. This module
+reproduces each of these in vectorised numpy/OpenCV so the metric modules can
+be written in terms of them. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from scipy.special import gamma as _gamma
+
+__all__ = [
+    "ALPHA_GRID",
+    "as_uint8_image",
+    "rgb2gray",
+    "gray_float",
+    "gaussian_kernel_1d",
+    "gaussian_window",
+    "filter_same",
+    "mscn",
+    "imresize",
+    "grid_index",
+    "fit_aggd",
+    "fit_ggd",
+    "gamma_on_grid",
+]
+
+Border = Literal["replicate", "zero"]
+
+# First row of inv(YIQ matrix): the weights MATLAB's rgb2gray applies.
+_RGB2GRAY = np.linalg.inv(
+    np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]])
+)[0]
+
+
+def as_uint8_image(image: np.ndarray, *, what: str = "image") -> np.ndarray:
+    """Check that ``image`` is a non-empty uint8 (H, W) or (H, W, 3) array.
+
+    A trailing singleton channel, (H, W, 1), is accepted and dropped. The
+    metrics are defined on 8-bit pictures (their constants assume the 0..255
+    range), so any other dtype or channel count raises ``ValueError`` with a
+    message naming the problem rather than being silently rescaled.
+    """
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8 (0..255), got dtype {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 3 and arr.shape[2] != 3:
+        raise ValueError(f"{what} must have 1 or 3 channels, got shape {arr.shape}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{what} must be (H, W) or (H, W, 3), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{what} is empty (shape {arr.shape})")
+    return arr
+
+
+def rgb2gray(image: np.ndarray) -> np.ndarray:
+    """Convert a uint8 RGB image to uint8 gray exactly as MATLAB's ``rgb2gray``.
+
+    MATLAB weights R, G, B by the first row of the inverse NTSC (YIQ)
+    matrix, about 0.2989/0.5870/0.1140, accumulates in double and casts back
+    to uint8, which rounds half away from zero. A 2-D input is returned as
+    is. The rounding matters: NIQE and BRISQUE see the rounded gray levels.
+    """
+    arr = as_uint8_image(image)
+    if arr.ndim == 2:
+        return arr
+    rgb = arr.astype(np.float64)
+    y = rgb[..., 0] * _RGB2GRAY[0] + rgb[..., 1] * _RGB2GRAY[1] + rgb[..., 2] * _RGB2GRAY[2]
+    # Values are non-negative, so half-away-from-zero is floor(x + 0.5).
+    return np.clip(np.floor(y + 0.5), 0, 255).astype(np.uint8)
+
+
+def gray_float(image: np.ndarray) -> np.ndarray:
+    """Validate, convert to MATLAB gray and return the result as float64 (0..255)."""
+    return rgb2gray(image).astype(np.float64)
+
+
+def gaussian_kernel_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """Normalised 1-D Gaussian taps whose outer product is ``gaussian_window``.
+
+    ``fspecial('gaussian', size, sigma)`` is separable: the 2-D window equals
+    the outer product of this vector with itself (up to rounding), so
+    filtering with it twice is the same filter at a third of the cost.
+    """
+    half = (size - 1) / 2.0
+    x = np.arange(-half, half + 1.0)
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    g[g < np.finfo(np.float64).eps * g.max()] = 0.0
+    return g / g.sum()
+
+
+def gaussian_window(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """The 2-D window of MATLAB's ``fspecial('gaussian', size, sigma)``, summing to 1."""
+    half = (size - 1) / 2.0
+    x = np.arange(-half, half + 1.0)
+    xx, yy = np.meshgrid(x, x)
+    h = np.exp(-(xx * xx + yy * yy) / (2.0 * sigma * sigma))
+    h[h < np.finfo(np.float64).eps * h.max()] = 0.0
+    return h / h.sum()
+
+
+def _taps(padded: np.ndarray, kernel: np.ndarray, axis: int, out_len: int) -> np.ndarray:
+    """Correlate along ``axis`` of an already padded array, adding taps in order."""
+    def view(k: int) -> np.ndarray:
+        return padded[k : k + out_len] if axis == 0 else padded[:, k : k + out_len]
+
+    acc = kernel[0] * view(0)
+    tmp = np.empty_like(acc)
+    for k in range(1, kernel.shape[0]):
+        np.multiply(kernel[k], view(k), out=tmp)
+        acc += tmp
+    return acc
+
+
+def filter_same(image: np.ndarray, kernel_1d: np.ndarray, border: Border) -> np.ndarray:
+    """Filter a float64 image with a separable symmetric kernel, output the same size.
+
+    ``border="replicate"`` matches ``imfilter(..., 'replicate')`` (NIQE,
+    PIQE); ``border="zero"`` matches ``filter2(w, x, 'same')`` (BRISQUE),
+    which pads with zeros. MATLAB filters a rank-1 7x7 window separably
+    with factors that, in exact arithmetic, are this normalised 1-D kernel,
+    and adds the taps one after the other. We do the same on purpose rather
+    than calling an optimised filter (OpenCV and SciPy pair symmetric taps):
+    in perfectly flat regions the local mean then differs from the pixel by
+    0 or a few ulps depending on the order of additions, and since the GGD
+    fits count the signs of the MSCN coefficients, that noise moves NIQE and
+    BRISQUE by several percent on images with large flat areas.
+    """
+    k = np.asarray(kernel_1d, dtype=np.float64)
+    p = (k.shape[0] - 1) // 2
+    img = np.asarray(image, dtype=np.float64)
+    mode = "edge" if border == "replicate" else "constant"
+    if border not in ("replicate", "zero"):
+        raise ValueError(f"unknown border {border!r}")
+    padded = np.pad(img, p, mode=mode)
+    cols = _taps(padded, k, axis=0, out_len=img.shape[0])
+    return _taps(cols, k, axis=1, out_len=img.shape[1])
+
+
+def mscn(image: np.ndarray, border: Border, c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-subtracted contrast-normalised coefficients and the local sigma.
+
+    ``(x - mu) / (sigma + c)`` with ``mu`` and ``sigma`` the local mean and
+    standard deviation under the 7x7, sigma 7/6 Gaussian window; the
+    ``abs`` inside the square root follows the MATLAB code, which guards
+    against tiny negative variances from rounding.
+    """
+    k = gaussian_kernel_1d()
+    mu = filter_same(image, k, border)
+    sigma = np.sqrt(np.abs(filter_same(image * image, k, border) - mu * mu))
+    return (image - mu) / (sigma + c), sigma
+
+
+def _cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with a = -0.5, as in MATLAB's imresize."""
+    ax = np.abs(x)
+    ax2 = ax * ax
+    ax3 = ax2 * ax
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (
+        -0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0
+    ) * ((ax > 1) & (ax <= 2))
+
+
+def _contributions(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and 0-based source indices of MATLAB's bicubic imresize along one axis.
+
+    When shrinking, the kernel is stretched by 1/scale (antialiasing) and
+    scaled by ``scale``; rows are normalised to sum to 1; indices that fall
+    outside the image are mirrored (``[1:n, n:-1:1]``); tap columns that are
+    zero for every output are dropped, as MATLAB does.
+    """
+    antialias = scale < 1.0
+    kernel_width = 4.0 / scale if antialias else 4.0
+    x = np.arange(1, out_len + 1, dtype=np.float64)
+    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(u - kernel_width / 2.0)
+    taps = int(math.ceil(kernel_width)) + 2
+    idx = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]
+    dist = u[:, None] - idx
+    if antialias:
+        w = scale * _cubic(scale * dist)
+    else:
+        w = _cubic(dist)
+    w = w / w.sum(axis=1, keepdims=True)
+    mirror = np.concatenate([np.arange(in_len), np.arange(in_len - 1, -1, -1)])
+    src = mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_len)]
+    keep = np.any(w != 0, axis=0)
+    return w[:, keep], src[:, keep]
+
+
+def imresize(image: np.ndarray, scale: float) -> np.ndarray:
+    """Resize a float64 2-D image like MATLAB's ``imresize(image, scale)``.
+
+    MATLAB's default method is bicubic with antialiasing when shrinking; the
+    output size is ``ceil(scale * size)`` and the rows are resized before the
+    columns (MATLAB resizes the dimension with the smaller scale first and
+    keeps the natural order on a tie). No rounding is applied, as for
+    double input. Each axis is a gather of a few taps, so the cost is linear
+    in the number of pixels.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim != 2:
+        raise ValueError(f"imresize expects a 2-D image, got shape {img.shape}")
+    h, w = img.shape
+    out_h, out_w = int(math.ceil(scale * h)), int(math.ceil(scale * w))
+    wr, ir = _contributions(h, out_h, scale)
+    rows = wr[:, 0:1] * img[ir[:, 0], :]
+    for k in range(1, wr.shape[1]):
+        rows += wr[:, k : k + 1] * img[ir[:, k], :]
+    wc, ic = _contributions(w, out_w, scale)
+    out = wc[None, :, 0] * rows[:, ic[:, 0]]
+    for k in range(1, wc.shape[1]):
+        out += wc[None, :, k] * rows[:, ic[:, k]]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Generalised Gaussian fits
+# ---------------------------------------------------------------------------
+
+# The reference code searches the shape parameter over 0.2:0.001:10. Building
+# the grid from integers gives the correctly rounded decimals.
+ALPHA_GRID = np.arange(200, 10001, dtype=np.float64) / 1000.0
+_G1 = _gamma(1.0 / ALPHA_GRID)
+_G2 = _gamma(2.0 / ALPHA_GRID)
+_G3 = _gamma(3.0 / ALPHA_GRID)
+# (E|x|)^2 / E[x^2] of a GGD with shape alpha; strictly increasing in alpha.
+_R_AGGD = (_G2 * _G2) / (_G1 * _G3)
+# Its reciprocal E[x^2] / (E|x|)^2, the form BRISQUE's GGD fit compares with;
+# strictly decreasing in alpha.
+_R_GGD = (_G1 * _G3) / (_G2 * _G2)
+
+
+def gamma_on_grid(index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gamma(1/a), Gamma(2/a), Gamma(3/a) for grid indices (same values MATLAB computes)."""
+    return _G1[index], _G2[index], _G3[index]
+
+
+def grid_index(table: np.ndarray, target: np.ndarray, squared: bool) -> np.ndarray:
+    """Index MATLAB's ``min`` returns over a strictly monotone ``table``, vectorised.
+
+    The reference computes ``[~, i] = min((table - t).^2)`` (``squared``) or
+    ``min(abs(t - table))`` for each target ``t``; both objectives are
+    monotone in ``|table - t|`` even after floating-point rounding, so the
+    minimiser is one of the two grid points that bracket ``t``. A binary
+    search finds them and the exact objective decides, preferring the lower
+    index on a tie as ``min`` does. A NaN or infinite target makes every
+    objective NaN/Inf, for which MATLAB returns the first index; so do we.
+    """
+    t = np.asarray(target, dtype=np.float64)
+    n = table.shape[0]
+    increasing = table[-1] > table[0]
+    key = table if increasing else -table
+    pos = np.searchsorted(key, t if increasing else -t, side="left")
+    lo = np.clip(pos - 1, 0, n - 1)
+    hi = np.clip(pos, 0, n - 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if squared:
+            d_lo = (table[lo] - t) ** 2
+            d_hi = (table[hi] - t) ** 2
+        else:
+            d_lo = np.abs(t - table[lo])
+            d_hi = np.abs(t - table[hi])
+    idx = np.where(d_lo <= d_hi, lo, hi)
+    return np.where(np.isfinite(t), idx, 0)
+
+
+def fit_aggd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Moment-matching fit of an asymmetric GGD along the last axis.
+
+    Returns ``(index, alpha, left_std, right_std)`` where ``alpha`` is the
+    grid shape of LIVE's ``estimateaggdparam`` and the stds are the root
+    mean squares of the strictly negative and strictly positive samples
+    (zeros count for neither side; an empty side gives NaN, as ``mean([])``
+    does in MATLAB). Everything is computed per row, without a Python loop.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x2 = x * x
+    neg = x < 0
+    pos = x > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left = np.sqrt(np.where(neg, x2, 0.0).sum(axis=-1) / neg.sum(axis=-1))
+        right = np.sqrt(np.where(pos, x2, 0.0).sum(axis=-1) / pos.sum(axis=-1))
+        g = left / right
+        r_hat = np.abs(x).mean(axis=-1) ** 2 / x2.mean(axis=-1)
+        r_norm = (r_hat * (g**3 + 1.0) * (g + 1.0)) / ((g**2 + 1.0) ** 2)
+    idx = grid_index(_R_AGGD, r_norm, squared=True)
+    return idx, ALPHA_GRID[idx], left, right
+
+
+def fit_ggd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Moment-matching fit of a symmetric GGD along the last axis (BRISQUE).
+
+    Returns ``(index, alpha, sigma)`` as LIVE's ``estimateggdparam``: sigma
+    is the root mean square and alpha the grid shape whose
+    ``Gamma(1/a)Gamma(3/a)/Gamma(2/a)^2`` is closest to
+    ``E[x^2]/(E|x|)^2``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma_sq = (x * x).mean(axis=-1)
+        e_abs = np.abs(x).mean(axis=-1)
+        rho = sigma_sq / (e_abs * e_abs)
+    idx = grid_index(_R_GGD, rho, squared=False)
+    return idx, ALPHA_GRID[idx], np.sqrt(sigma_sq)
