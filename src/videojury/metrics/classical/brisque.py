@@ -23,7 +23,14 @@ import numpy as np
 
 from . import matlab
 
-__all__ = ["brisque", "brisque_features", "brisque_from_features", "MIN_SIDE"]
+__all__ = [
+    "brisque",
+    "brisque_features",
+    "brisque_from_features",
+    "brisque_from_scaled",
+    "scale_features",
+    "MIN_SIDE",
+]
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -84,14 +91,14 @@ def _printf_g(x: np.ndarray) -> np.ndarray:
     return np.array([float(f"{v:g}") for v in x])
 
 
-def brisque_from_features(features: np.ndarray) -> float:
-    """Score 36 unscaled features with LIVE's scaling and SVR, as brisquescore.m does.
+def scale_features(features: np.ndarray) -> np.ndarray:
+    """Scale 36 raw features to [-1, 1] exactly as brisquescore.m's libsvm step does.
 
-    The MATLAB release writes the features with ``%f`` (6 decimals), scales
-    them with ``svm-scale -r allrange`` (which prints ``%g``) and predicts
-    with ``svm-predict``; the same roundings are applied here so the SVR
-    sees the numbers it saw in MATLAB. The prediction of libsvm's
-    epsilon-SVR is ``sum_i coef_i * exp(-gamma * |x - sv_i|^2) - rho``.
+    The MATLAB release writes the features with ``%f`` (6 decimals) and runs
+    ``svm-scale -r allrange``, which maps each feature linearly from LIVE's
+    [min, max] to [-1, 1] (the range ends exactly, a degenerate range left
+    alone) and prints ``%g`` (6 significant digits). The same roundings are
+    applied here so the SVR sees the numbers it saw in MATLAB.
     """
     f = np.asarray(features, dtype=np.float64).reshape(36)
     if not np.all(np.isfinite(f)):
@@ -102,14 +109,23 @@ def brisque_from_features(features: np.ndarray) -> float:
     lower, upper = float(m["scale_lower"]), float(m["scale_upper"])
     with np.errstate(invalid="ignore", divide="ignore"):
         scaled = lower + (upper - lower) * (f - lo) / (hi - lo)
-    # svm-scale maps the range ends exactly and leaves degenerate ranges alone.
     scaled = np.where(f == lo, lower, np.where(f == hi, upper, scaled))
     scaled = np.where(hi == lo, f, scaled)
-    return brisque_from_scaled(_printf_g(scaled))
+    return _printf_g(scaled)
+
+
+def brisque_from_features(features: np.ndarray) -> float:
+    """Score 36 unscaled features: ``scale_features`` then the SVR, as brisquescore.m."""
+    return brisque_from_scaled(scale_features(features))
 
 
 def brisque_from_scaled(scaled: np.ndarray) -> float:
-    """Evaluate LIVE's epsilon-SVR on features already scaled to [-1, 1]."""
+    """Evaluate LIVE's epsilon-SVR on features already scaled to [-1, 1].
+
+    libsvm's epsilon-SVR predicts ``sum_i coef_i * K(x, sv_i) - rho`` with the
+    RBF kernel ``K = exp(-gamma * |x - sv|^2)``; ``-b 1`` changes nothing
+    for regression. All 774 kernel values are computed in one product.
+    """
     m = _model()
     x = np.asarray(scaled, dtype=np.float64).reshape(36)
     d2 = ((m["support_vectors"] - x[None, :]) ** 2).sum(axis=1)
