@@ -57,6 +57,7 @@ __all__ = [
     "pair_accuracy",
     "prompt_pairs",
     "join_scores",
+    "match_videos",
     "resolve_direction",
     "score_fields",
 ]
@@ -122,6 +123,55 @@ def _suffix(v: str, k: int) -> str | None:
     return "/".join(parts[-k:])
 
 
+def match_videos(
+    pred_videos: Sequence[str], human_videos: Sequence[str], *, max_suffix: int = 4
+) -> tuple[dict[int, tuple[str, str]], set[str]]:
+    """Match prediction video paths to human video paths; see :func:`join_scores`.
+
+    Returns ``{prediction index: (human video, method)}`` with method
+    ``"exact"``, ``"suffixK"`` (the last K path components) or
+    ``"basename"``, and the set of prediction videos whose file name was
+    ambiguous. Each human video is used at most once.
+    """
+    pv = [_norm_path(str(v)) for v in pred_videos]
+    hvideos = list(dict.fromkeys(_norm_path(str(v)) for v in human_videos))
+    hset = set(hvideos)
+    match_of: dict[int, tuple[str, str]] = {}
+    used: set[str] = set()
+    for i, v in enumerate(pv):
+        if v in hset and v not in used:
+            match_of[i] = (v, "exact")
+            used.add(v)
+    ambiguous: set[str] = set()
+    for k in range(max_suffix, 0, -1):
+        rest = [i for i in range(len(pv)) if i not in match_of]
+        if not rest:
+            break
+        index: dict[str, list[str]] = {}
+        for hvid in hvideos:
+            if hvid in used:
+                continue
+            key = _suffix(hvid, k)
+            if key is not None:
+                index.setdefault(key, []).append(hvid)
+        # A key two predictions share is no better than an ambiguous human key.
+        pkeys = [_suffix(pv[i], k) for i in rest]
+        pcount: dict[str, int] = {}
+        for key in pkeys:
+            if key is not None:
+                pcount[key] = pcount.get(key, 0) + 1
+        for i, key in zip(rest, pkeys):
+            if key is None or key not in index:
+                continue
+            cands = index[key]
+            if len(cands) == 1 and pcount.get(key, 0) == 1 and cands[0] not in used:
+                match_of[i] = (cands[0], "basename" if k == 1 else f"suffix{k}")
+                used.add(cands[0])
+            elif k == 1:
+                ambiguous.add(pv[i])
+    return match_of, ambiguous
+
+
 def join_scores(
     predictions: pd.DataFrame,
     human: pd.DataFrame,
@@ -168,38 +218,8 @@ def join_scores(
         hum["dimension"] = "mos"
     hv_all = hum["video"].astype(str).map(_norm_path)
     hvideos = list(dict.fromkeys(hv_all))
-    hset = set(hvideos)
-    match_of: dict[int, tuple[str, str]] = {}
-    used: set[str] = set()
-    for i, v in enumerate(pv):
-        if v in hset:
-            match_of[i] = (v, "exact")
-            used.add(v)
-    ambiguous: set[str] = set()
-    for k in range(max_suffix, 0, -1):
-        rest = [i for i in range(len(pv)) if i not in match_of]
-        if not rest:
-            break
-        index: dict[str, list[str]] = {}
-        for hvid in hvideos:
-            if hvid in used:
-                continue
-            key = _suffix(hvid, k)
-            if key is not None:
-                index.setdefault(key, []).append(hvid)
-        # A key two predictions share is no better than an ambiguous human key.
-        pkeys = [_suffix(pv.iloc[i], k) for i in rest]
-        pcount = pd.Series([x for x in pkeys if x is not None]).value_counts().to_dict()
-        for i, key in zip(rest, pkeys):
-            if key is None or key not in index:
-                continue
-            cands = index[key]
-            if len(cands) == 1 and pcount.get(key, 0) == 1 and cands[0] not in used:
-                method = "basename" if k == 1 else f"suffix{k}"
-                match_of[i] = (cands[0], method)
-                used.add(cands[0])
-            elif k == 1:
-                ambiguous.add(pv.iloc[i])
+    match_of, ambiguous = match_videos(list(pv), hvideos, max_suffix=max_suffix)
+    used = {h for h, _ in match_of.values()}
     unmatched = [i for i in range(len(pv)) if i not in match_of]
     report = JoinReport(n_predictions=len(pv), n_human_videos=len(hvideos))
     for _, m in match_of.values():
@@ -680,7 +700,9 @@ def agreement(
         notes.extend(pnotes)
 
     if qa_human is not None and qa_fields:
-        rows.extend(_qa_rows(predictions, qa_human, qa_fields, by, common))
+        qrows, qnotes = _qa_rows(predictions, qa_human, qa_fields, by, common)
+        rows.extend(qrows)
+        notes.extend(qnotes)
 
     table = pd.DataFrame(rows)
     for c in _STAT_COLUMNS:
@@ -755,24 +777,34 @@ def _human_pair_rows(predictions, pairs, fields, dirs, drop_missing, common) -> 
     return rows, notes
 
 
-def _qa_rows(predictions, qa_human, qa_fields, by, common) -> list[dict]:
+def _qa_rows(predictions, qa_human, qa_fields, by, common) -> tuple[list[dict], list[str]]:
     for c in ("video", "answer"):
         if c not in qa_human.columns:
             raise InputError(f"QA labels are missing column {c!r}")
-    h = qa_human.copy()
+    h = qa_human.reset_index(drop=True).copy()
     h["_v"] = h["video"].astype(str).map(_norm_path)
-    p = predictions.copy()
-    p["_v"] = p["video"].astype(str).map(_norm_path)
+    p = predictions.reset_index(drop=True).copy()
+    match_of, _ = match_videos(p["video"].astype(str).tolist(), h["_v"].tolist())
+    p["_v"] = [match_of[i][0] if i in match_of else None for i in range(len(p))]
+    notes = []
+    n_unmatched = int(p["_v"].isna().sum())
+    if n_unmatched:
+        notes.append(f"QA: {n_unmatched} prediction video(s) have no human QA label")
+    p = p[p["_v"].notna()]
     on = ["_v"]
     if "question" in h.columns and "question" in p.columns:
         # Compare questions without the <video> placeholder and extra spaces.
         for t in (h, p):
-            t["_q"] = t["question"].astype(str).str.replace(r"^\s*(<video>\s*)+", "", regex=True).str.split().str.join(" ")
+            t["_q"] = (t["question"].astype(str).str.replace(r"^\s*(<video>\s*)+", "", regex=True)
+                       .str.split().str.join(" "))
         on = ["_v", "_q"]
     elif h.duplicated("_v").any():
         raise InputError("QA labels have several questions per video; predictions need a 'question' column to match them")
-    keep_p = [c for c in p.columns if c not in ("answer",) or c in qa_fields]
+    keep_p = [c for c in p.columns if c != "answer" or c in qa_fields]
     m = p[keep_p].merge(h[on + ["answer"]].rename(columns={"answer": "_human_answer"}), on=on, how="inner")
+    n_lost = len(h) - len(m)
+    if n_lost > 0:
+        notes.append(f"QA: {n_lost} human QA label(s) have no matching prediction (video/question)")
     rows = []
     for f in qa_fields:
         if f not in m.columns:
@@ -791,12 +823,11 @@ def _qa_rows(predictions, qa_human, qa_fields, by, common) -> list[dict]:
                    "breakdown": breakdown, "group": gval, "n": res["n"], "qa_acc": res["accuracy"],
                    "qa_pred_unparseable": res["pred_unparseable"], "qa_human_unparseable": res["human_unparseable"]}
             if common["n_resamples"] and res["n"]:
-                hp = np.array([normalize_yes_no(v) for v in sub["_human_answer"]], dtype=object)
-                pp = np.array([normalize_yes_no(v) for v in sub[f]], dtype=object)
-                sc = np.array([h_ is not None for h_ in hp])
-                correct = np.array([a is not None and a == b for a, b in zip(pp, hp)], dtype=float)[sc]
+                hp = [normalize_yes_no(v) for v in sub["_human_answer"]]
+                pp = [normalize_yes_no(v) for v in sub[f]]
+                correct = np.array([a is not None and a == b for a, b in zip(pp, hp) if b is not None], dtype=float)
                 st = LinearStatistic(np.column_stack([np.ones(correct.size), correct]), lambda T: T[:, 1] / T[:, 0])
                 s = bootstrap_statistics(correct.size, {"a": st}, n_resamples=common["n_resamples"], seed=common["seed"])["a"]
                 row["qa_acc_low"], row["qa_acc_high"] = percentile_ci(s, common["confidence"])
             rows.append(row)
-    return rows
+    return rows, notes

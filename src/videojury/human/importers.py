@@ -1,4 +1,4 @@
-"""Readers for human annotation files.
+"""Readers (and the matching writers) for human annotation files.
 
 Three families are supported:
 
@@ -44,6 +44,8 @@ __all__ = [
     "read_table",
     "require_columns",
     "to_numeric_column",
+    "write_json",
+    "write_table",
 ]
 
 LOVE_KINDS = ("perception", "correspondence", "qa")
@@ -420,3 +422,66 @@ def load_pairs(
         out["prompt_id"] = df[prompt_id].astype("string").to_numpy()
     out.attrs["source"] = _source(df)
     return out
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, pd.DataFrame):
+        return _jsonable(v.astype(object).where(v.notna(), None).to_dict("records"))
+    if isinstance(v, np.ndarray):
+        return _jsonable(v.tolist())
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if v is pd.NA:
+        return None
+    return v
+
+
+def write_json(obj, path: str | Path) -> Path:
+    """Write ``obj`` (dicts, lists, DataFrames, numpy values) as JSON; NaN becomes null."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV, TSV, JSONL, JSON (list of records) or Parquet by extension.
+
+    Written to a temporary name and renamed, so an interrupted run never
+    leaves a half-written file under the requested name.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    ext = p.suffix.lower()
+    tmp = p.with_name(p.name + ".part")
+    if ext == ".csv":
+        df.to_csv(tmp, index=False)
+    elif ext == ".tsv":
+        df.to_csv(tmp, index=False, sep="\t")
+    elif ext in (".jsonl", ".ndjson"):
+        df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    elif ext == ".json":
+        return write_json(df, p)
+    elif ext in (".parquet", ".pq"):
+        df.to_parquet(tmp, index=False)
+    else:
+        raise InputError(f"{p}: unknown output format {ext!r}; use .csv, .tsv, .jsonl, .json or .parquet")
+    tmp.replace(p)
+    return p
+
+
+def sidecar(path: str | Path, tag: str, ext: str | None = None) -> Path:
+    """``results.csv`` -> ``results.<tag>.csv`` (or another extension)."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.{tag}{ext if ext is not None else p.suffix}")

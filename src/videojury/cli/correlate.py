@@ -1,0 +1,260 @@
+"""``videojury correlate``: how well metric scores agree with people."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    """Add the ``correlate`` sub-command."""
+    p = sub.add_parser(
+        "correlate",
+        help="agreement of metric scores with human labels (SRCC/KRCC/PLCC with CIs, pair and QA accuracy)",
+        description="Join a score table (e.g. `videojury score --out`) to human labels by video and report "
+                    "SRCC, KRCC, PLCC (raw and after the VQEG 4-parameter logistic), RMSE, pair accuracy "
+                    "and QA accuracy with bootstrap CIs, per field and human dimension, at the instance and "
+                    "model levels and per breakdown. See docs/agreement.md.",
+    )
+    p.add_argument("predictions", type=Path, help="score table with a 'video' column and score columns")
+    p.add_argument("--human", action="append", default=[], metavar="[NAME=]PATH",
+                   help="human labels: a table (video, mos[, dimension, model, prompt_id]), the output of "
+                        "`videojury mos`, or a LOVE/AIGVE-60K JSONL; NAME sets the dimension of files that have "
+                        "none (LOVE files: guessed from the name). Repeatable.")
+    p.add_argument("--human-video-col", default="video", help="video column of the human tables (default: video)")
+    p.add_argument("--human-mos-col", default="mos", help="MOS column of the human tables (default: mos)")
+    p.add_argument("--human-dimension-col", default="dimension", help="dimension column of the human tables")
+    p.add_argument("--field", action="append", default=None, metavar="F",
+                   help="score column to evaluate (repeatable; default: every numeric non-metadata column)")
+    p.add_argument("--higher-better", action="append", default=[], metavar="F",
+                   help="field F is higher-is-better (the default unless the metric's metadata says otherwise)")
+    p.add_argument("--lower-better", action="append", default=[], metavar="F",
+                   help="field F is lower-is-better: its sign is flipped so agreement is positive")
+    p.add_argument("--level", action="append", choices=("instance", "model", "pair"), default=None,
+                   help="levels to compute (repeatable; default: all three)")
+    p.add_argument("--by", action="append", default=None, metavar="COL",
+                   help="breakdown column(s) of the predictions (default: dimension)")
+    p.add_argument("--no-breakdown", action="store_true", help="overall rows only")
+    p.add_argument("--pairs", type=Path, default=None,
+                   help="explicit human preferences (video_a, video_b, winner[, dimension]) for pair accuracy")
+    p.add_argument("--qa", type=Path, default=None,
+                   help="human QA answers: LOVE QA JSONL or a table with video, answer[, question]")
+    p.add_argument("--qa-field", action="append", default=[], metavar="COL",
+                   help="predictions column holding free-text yes/no answers (repeatable)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000; 0 skips CIs)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
+    p.add_argument("--cluster", choices=("video", "prompt"), default="video",
+                   help="resample videos (default) or whole prompts")
+    p.add_argument("--exact-max-n", type=int, default=10_000,
+                   help="exact per-resample SRCC up to this many videos, linearised above (default 10000)")
+    p.add_argument("--krcc-exact-max-n", type=int, default=2_000,
+                   help="exact per-resample KRCC up to this many videos, linearised above (default 2000)")
+    p.add_argument("--allow-unmatched", action="store_true",
+                   help="correlate the matched videos when some predictions have no human label (listed)")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="leave out rows whose score is missing (NaN/error) instead of stopping; counted")
+    p.add_argument("--compare", action="store_true",
+                   help="test every pair of fields: paired bootstrap of SRCC/PLCC differences, Williams, Steiger")
+    p.add_argument("--show-breakdowns", action="store_true", help="print breakdown rows too (always in --out)")
+    p.add_argument("-o", "--out", type=Path, default=None,
+                   help="tidy results (.csv/.tsv/.jsonl/.parquet with <stem>.meta.json, <stem>.models.* "
+                        "beside it; or .json for everything)")
+    p.set_defaults(func=run)
+
+
+def _metric_directions() -> dict[str, str]:
+    """Field directions declared by registered metrics (empty if unavailable)."""
+    try:
+        from ..metrics.base import list_metrics, metric_class
+
+        dirs: dict[str, str] = {}
+        for name in list_metrics():
+            try:
+                cls = metric_class(name)
+            except Exception:  # noqa: BLE001 - a broken plugin must not stop correlate
+                continue
+            for f in getattr(cls, "fields", ()) or ():
+                if hasattr(f, "name") and hasattr(f, "higher_is_better"):
+                    dirs.setdefault(f.name, "higher" if f.higher_is_better else "lower")
+        return dirs
+    except Exception:  # noqa: BLE001 - metadata is a convenience, flags always work
+        return {}
+
+
+def _load_human(specs, args):
+    import pandas as pd
+
+    from ..errors import InputError
+    from ..human.importers import guess_love_kind, load_human_labels, load_love_jsonl, read_table
+
+    mos_tables, qa_tables = [], []
+    for spec in specs:
+        name, path = (spec.split("=", 1) if "=" in spec and not Path(spec).exists() else (None, spec))
+        path = Path(path)
+        if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+            head = read_table(path)
+            if "conversations" in head.columns:
+                kind = name or guess_love_kind(path)
+                if kind is None and "mos" not in head.columns:
+                    kind = "qa"
+                if kind == "qa":
+                    qa_tables.append(load_love_jsonl(path, kind="qa"))
+                else:
+                    mos_tables.append(load_love_jsonl(path, kind=kind or "mos"))
+                continue
+        mos_tables.append(load_human_labels(path, video=args.human_video_col, mos=args.human_mos_col,
+                                            dimension=args.human_dimension_col, default_dimension=name))
+    human = pd.concat(mos_tables, ignore_index=True) if mos_tables else None
+    if human is not None:
+        dup = human.duplicated(["video", "dimension"])
+        if dup.any():
+            i = int(dup.to_numpy().nonzero()[0][0])
+            raise InputError(f"human labels: video {human['video'].iloc[i]!r} has two labels for dimension "
+                             f"{human['dimension'].iloc[i]!r} across the --human files; name them NAME=PATH")
+    qa = pd.concat(qa_tables, ignore_index=True) if qa_tables else None
+    return human, qa
+
+
+def run(args) -> int:
+    """Compute the agreement table, write it, print the overall rows."""
+    import itertools
+
+    import pandas as pd
+
+    from ..analysis.agreement import agreement, score_fields
+    from ..analysis.significance import compare_metrics
+    from ..errors import InputError
+    from ..human.importers import load_pairs, read_table, sidecar, write_json, write_table
+    from . import console, out
+    from ._common import frame_table
+
+    if not args.human and args.qa is None:
+        raise InputError("give human labels with --human PATH (and/or QA answers with --qa PATH)")
+    if not 0 < args.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    if args.bootstrap < 0:
+        raise InputError("--bootstrap must be >= 0")
+    preds = read_table(args.predictions)
+    human, qa = _load_human(args.human, args)
+    if args.qa is not None:
+        from ..human.importers import load_love_jsonl
+
+        t = read_table(args.qa)
+        qa_new = load_love_jsonl(args.qa, kind="qa") if "conversations" in t.columns else t
+        qa = qa_new if qa is None else pd.concat([qa, qa_new], ignore_index=True)
+    if qa is not None and not args.qa_field:
+        console.print("[yellow]QA labels given but no --qa-field: QA accuracy skipped[/]")
+    if human is None:
+        human = pd.DataFrame(columns=["video", "dimension", "mos"])
+    both = set(args.higher_better) & set(args.lower_better)
+    if both:
+        raise InputError(f"field(s) {', '.join(sorted(both))} given as both --higher-better and --lower-better")
+    directions = _metric_directions()
+    directions.update({f: "higher" for f in args.higher_better})
+    directions.update({f: "lower" for f in args.lower_better})
+    pairs = load_pairs(args.pairs) if args.pairs is not None else None
+    levels = tuple(args.level) if args.level else ("instance", "model", "pair")
+    by = () if args.no_breakdown else tuple(args.by or ("dimension",))
+    fields = args.field
+    if fields is None:
+        fields = [f for f in score_fields(preds) if f not in set(args.qa_field)]
+    if human is not None and len(human) == 0:
+        fields = []
+    res = agreement(
+        preds, human, fields=fields, directions=directions, levels=levels, by=by, human_pairs=pairs,
+        qa_human=qa, qa_fields=tuple(args.qa_field), n_resamples=args.bootstrap, seed=args.seed,
+        confidence=args.confidence, cluster=None if args.cluster == "video" else "prompt",
+        exact_max_n=args.exact_max_n, krcc_exact_max_n=args.krcc_exact_max_n,
+        allow_unmatched=args.allow_unmatched or len(human) == 0, drop_missing=args.drop_missing,
+    )
+    compare_rows = []
+    if args.compare and len(fields) >= 2 and len(human):
+        from ..analysis.agreement import join_scores
+
+        joined, _ = join_scores(preds, human, allow_unmatched=True)
+        for hdim, sub in joined.groupby("human_dimension", sort=True):
+            for fa, fb in itertools.combinations(fields, 2):
+                xa = pd.to_numeric(sub[fa], errors="coerce").to_numpy(dtype=float)
+                xb = pd.to_numeric(sub[fb], errors="coerce").to_numpy(dtype=float)
+                y = sub["mos"].to_numpy(dtype=float)
+                ok = pd.notna(xa) & pd.notna(xb)
+                if ok.sum() < 5:
+                    continue
+                sa = -1.0 if res.settings["directions"][fa] == "lower" else 1.0
+                sb = -1.0 if res.settings["directions"][fb] == "lower" else 1.0
+                cl = None
+                if args.cluster == "prompt":
+                    col = "prompt_id" if "prompt_id" in sub.columns else "prompt"
+                    cl = sub.loc[ok, col].astype(str).to_numpy()
+                for r in compare_metrics(y[ok], sa * xa[ok], sb * xb[ok], n_resamples=args.bootstrap or 1000,
+                                         seed=args.seed, clusters=cl, confidence=args.confidence,
+                                         exact_max_n=args.exact_max_n):
+                    compare_rows.append({"field_a": fa, "field_b": fb, "human_dimension": hdim, **r})
+    compare = pd.DataFrame(compare_rows)
+
+    if args.out is not None:
+        if args.out.suffix.lower() == ".json":
+            doc = res.as_dict()
+            doc["compare"] = compare
+            write_json(doc, args.out)
+            console.print(f"wrote {args.out}")
+        else:
+            write_table(res.table, args.out)
+            written = [str(args.out)]
+            meta = sidecar(args.out, "meta", ".json")
+            write_json({"join": res.join.as_dict(), "notes": res.notes, "settings": res.settings}, meta)
+            written.append(str(meta))
+            if len(res.model_means):
+                mp = sidecar(args.out, "models")
+                write_table(res.model_means, mp)
+                written.append(str(mp))
+            if len(compare):
+                cp = sidecar(args.out, "compare")
+                write_table(compare, cp)
+                written.append(str(cp))
+            console.print("wrote " + ", ".join(written))
+
+    j = res.join
+    how = ", ".join(f"{v} by {k}" for k, v in sorted(j.matched.items())) or "none"
+    console.print(f"matched {sum(j.matched.values())} of {j.n_predictions} prediction videos to human labels ({how}); "
+                  f"{len(j.unmatched_human)} labelled videos had no prediction")
+    if j.unmatched_predictions:
+        console.print(f"[yellow]{len(j.unmatched_predictions)} prediction video(s) had no human label[/], e.g. "
+                      + ", ".join(j.unmatched_predictions[:3]))
+    for note in res.notes:
+        console.print(f"note: {note}")
+    t = res.table
+    shown = t if args.show_breakdowns else t[t["breakdown"].isin(["all"])]
+
+    def ci(row, k, interval=True):
+        # The terminal shows intervals for the headline statistics only; --out has all.
+        v, lo, hi = row[k], row.get(k + "_low"), row.get(k + "_high")
+        if v != v:
+            return ""
+        if not interval or lo is None or lo != lo:
+            return f"{v:.3f}"
+        return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    view = pd.DataFrame({
+        "field": shown["field"], "human": shown["human_dimension"], "level": shown["level"],
+        "group": [g if b == "all" else f"{b}={g}" for b, g in zip(shown["breakdown"], shown["group"])],
+        "n": shown["n"],
+        "SRCC": [ci(r, "srcc") for _, r in shown.iterrows()],
+        "KRCC": [ci(r, "krcc", False) for _, r in shown.iterrows()],
+        "PLCC": [ci(r, "plcc", False) for _, r in shown.iterrows()],
+        "PLCC fit": [ci(r, "plcc_fit") for _, r in shown.iterrows()],
+        "RMSE fit": [ci(r, "rmse_fit", False) for _, r in shown.iterrows()],
+        "pair acc": [ci(r, "pair_acc") for _, r in shown.iterrows()],
+        "QA acc": [ci(r, "qa_acc") for _, r in shown.iterrows()],
+    })
+    view = view.loc[:, [c for c in view.columns if c in ("field", "human", "level", "group", "n")
+                        or (view[c] != "").any()]]
+    out.print(frame_table(view, title=f"Agreement with people ({args.confidence:.0%} bootstrap CIs, "
+                                      f"{args.bootstrap} resamples)", max_rows=200))
+    if len(compare):
+        cv = compare[["field_a", "field_b", "human_dimension", "statistic", "a", "b", "diff", "ci_low", "ci_high",
+                      "p", "williams_p", "steiger_p"]]
+        out.print(frame_table(cv, title="Paired comparisons (a better than b?)", floatfmt="{:.4f}"))
+    if not args.show_breakdowns and len(t) > len(shown):
+        console.print(f"{len(t) - len(shown)} breakdown rows not shown (--show-breakdowns, or see --out)")
+    return 0
