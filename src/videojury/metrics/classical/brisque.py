@@ -146,3 +146,23 @@ def brisque(image: np.ndarray) -> float:
     if not np.isfinite(score):  # pragma: no cover - features are checked above
         raise ValueError("BRISQUE score is not finite")
     return score
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402  (core above stays import-light)
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class BRISQUE(FrameIQAMetric):
+    """BRISQUE of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "brisque"
+    version = "1"
+    fields = (ScoreField("brisque", None, None, False,
+                         "LIVE's SVR quality prediction; about 0 (best) to 100 (worst), the "
+                         "regression is not clipped so values slightly outside occur"),)
+    description = "BRISQUE (LIVE MATLAB release port) per frame, pooled over sampled frames."
+    reference = "Mittal, Moorthy & Bovik, IEEE TIP 2012; LIVE brisquescore.m"
+    image_score = staticmethod(brisque)

@@ -141,3 +141,23 @@ def niqe(image: np.ndarray) -> float:
     if not np.isfinite(quality):  # pragma: no cover - guarded above
         raise ValueError("NIQE score is not finite")
     return quality
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402  (core above stays import-light)
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class NIQE(FrameIQAMetric):
+    """NIQE of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "niqe"
+    version = "1"
+    fields = (ScoreField("niqe", 0.0, None, False,
+                         "distance of the frames' natural-scene statistics from LIVE's pristine "
+                         "model; about 3-6 for clean natural video, higher is worse"),)
+    description = "NIQE (LIVE MATLAB release port) per frame, pooled over sampled frames."
+    reference = "Mittal, Soundararajan & Bovik, IEEE SPL 2013; LIVE computequality.m"
+    image_score = staticmethod(niqe)

@@ -104,3 +104,23 @@ def piqe(image: np.ndarray) -> float:
     (non-uint8 dtype, wrong shape, empty).
     """
     return piqe_maps(image)[0]
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402  (core above stays import-light)
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class PIQE(FrameIQAMetric):
+    """PIQE of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "piqe"
+    version = "1"
+    fields = (ScoreField("piqe", 0.0, 100.0, False,
+                         "share of salient 16x16 blocks showing blockiness or noise, weighted; "
+                         "0 best, 100 worst (also for frames without texture)"),)
+    description = "PIQE (MATLAB piqe port) per frame, pooled over sampled frames."
+    reference = "Venkatanath N et al., NCC 2015; MATLAB Image Processing Toolbox piqe"
+    image_score = staticmethod(piqe)
