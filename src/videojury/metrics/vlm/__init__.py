@@ -1,0 +1,14 @@
+"""Vision-language metrics on Hugging Face models (the ``[models]`` extra).
+
+* :mod:`.clipscore`: ``clipscore``, ``siglip_score``, ``pickscore``,
+  ``blip_itm``, ``clip_temporal`` (two-tower embeddings and BLIP matching);
+* :mod:`.vqascore`: ``vqascore``, P("Yes") from a video chat model;
+* :mod:`.level_judge`: ``judge_<aspect>`` and ``level_judge``, Q-Align-style
+  expected levels;
+* :mod:`.rationale`: ``rationale_judge``, VideoScore2-style explained scores;
+* :mod:`.qa`: ``qa``, yes/no question answering;
+* :mod:`.prompts`: every prompt's wording, in one table.
+
+Importing these modules needs neither torch nor transformers; models load
+the first time a metric scores.
+"""

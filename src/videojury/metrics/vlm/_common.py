@@ -1,0 +1,111 @@
+"""What every model-backed metric shares: options, checkpoint, frames, lazy loading.
+
+A :class:`ModelMetric` names its checkpoint with the ``model`` option and
+loads it the first time it scores (never at import or construction, so
+listing metrics and planning a run need neither torch nor the weights). Its
+frame policy is the checkpoint's convention unless ``frames``, ``fps`` or
+``max_pixels`` override it. ``batch_size`` sets how many items the executor
+hands over per call; ``device`` and ``dtype`` pick where and how the model
+runs (default: CUDA in bf16 when present, else CPU in fp32);
+``trust_remote_code`` lets a checkpoint run code from its repository and is
+off unless the user turns it on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from ...errors import MetricError
+from ...video import FramePolicy, Frames
+from ..base import Metric
+
+# Options every model-backed metric takes, with their defaults.
+COMMON_OPTIONS: dict[str, Any] = {
+    "model": "",
+    "processor": "",
+    "device": "",
+    "dtype": "",
+    "batch_size": 4,
+    "frames": 0,
+    "fps": 0.0,
+    "max_pixels": 0,
+    "trust_remote_code": False,
+}
+
+
+class ModelMetric(Metric):
+    """Base of the metrics that run a Hugging Face model (the ``[models]`` extra)."""
+
+    extra = "models"
+    min_frames: ClassVar[int] = 1
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if not self.options.get("model"):
+            raise MetricError(f"metric {self.name} needs model=...")
+        self.batch_size = max(1, int(self.options["batch_size"]))
+        if self.options["frames"] < 0 or self.options["fps"] < 0 or self.options["max_pixels"] < 0:
+            raise MetricError(f"metric {self.name}: frames, fps and max_pixels must be >= 0")
+        if self.options["frames"] and self.options["fps"]:
+            raise MetricError(f"metric {self.name}: give frames= or fps=, not both")
+        self._checkpoint = None
+        self._backbone = None
+
+    @property
+    def checkpoint(self):
+        """The resolved :class:`~videojury.models.Checkpoint` (no loading)."""
+        if self._checkpoint is None:
+            from ...models.checkpoints import resolve_checkpoint
+
+            self._checkpoint = resolve_checkpoint(self.options["model"],
+                                                  self.options["processor"] or None)
+        return self._checkpoint
+
+    def frame_policy(self) -> FramePolicy:
+        return self.checkpoint.frames.policy(frames=self.options["frames"],
+                                             fps=self.options["fps"],
+                                             max_pixels=self.options["max_pixels"],
+                                             min_frames=self.min_frames)
+
+    def backbone(self):
+        """The loaded backbone (loaded on first use, shared process-wide)."""
+        if self._backbone is None:
+            from ...models.loading import load_backbone
+
+            self._backbone = load_backbone(self.checkpoint, self.options["device"],
+                                           self.options["dtype"],
+                                           self.options["trust_remote_code"])
+        return self._backbone
+
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        return self.score_batch([frames], [item])[0]
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled metrics (other executors) carry options, not loaded models.
+        state = dict(self.__dict__)
+        state["_backbone"] = None
+        return state
+
+
+class LMMMetric(ModelMetric):
+    """A metric that asks a video chat model (VQAScore, level judges, rationale, QA)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lmm = None
+
+    def lmm(self):
+        """The :class:`~videojury.models.lmm.VideoLMM` over this metric's backbone."""
+        if self._lmm is None:
+            from ...models.lmm import VideoLMM
+
+            self._lmm = VideoLMM(self.backbone())
+        return self._lmm
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_lmm"] = None
+        return state

@@ -1,0 +1,98 @@
+"""Yes/no question answering about a video, for QA accuracy and task accuracy.
+
+Each item's ``question`` (e.g. "Is there a red car?") is put to a video chat
+model with an instruction to answer yes or no (``template=``, must contain
+``{question}``). From the first answer token's distribution:
+
+* ``qa_p_yes``: P(yes), the full-softmax probability of the answer starting
+  with "Yes" or "yes" (both spellings summed: a QA answer may use either);
+* ``qa_p_yes_norm``: P(yes) / (P(yes) + P(no)), the same renormalised;
+* ``qa_yes``: the normalised answer, 1 for yes and 0 for no.
+
+With ``mode=logits`` (default) the answer is whichever of yes/no is more
+probable. With ``mode=generate`` the model writes a short answer greedily
+and it is read with :func:`videojury.analysis.qa.normalize_yes_no`; an
+answer that is neither (e.g. "not sure") makes the item an error naming
+the text, never a silent no. Compare ``qa_yes`` with the manifest's
+``answer`` column for QA accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...errors import MetricError
+from ...video import Frames
+from ..base import ScoreField, register_metric
+from ._common import COMMON_OPTIONS, LMMMetric
+from .prompts import QA_TEMPLATE, fill, placeholders
+
+
+def parse_yes_no(text: str) -> str | None:
+    """``"yes"``, ``"no"`` or None for a free-text answer (the analysis module's rule)."""
+    from ...analysis.qa import normalize_yes_no
+
+    return normalize_yes_no(text)
+
+
+@register_metric
+class VideoQA(LMMMetric):
+    """Answer the item's yes/no question about the video."""
+
+    name = "qa"
+    version = "1"
+    needs_question = True
+    fields = (
+        ScoreField("qa_p_yes", 0.0, 1.0, True, "P(answer starts with Yes/yes), full softmax"),
+        ScoreField("qa_p_yes_norm", 0.0, 1.0, True, "P(yes) / (P(yes) + P(no))"),
+        ScoreField("qa_yes", 0.0, 1.0, True, "normalised answer: 1 = yes, 0 = no"),
+    )
+    description = "Yes/no QA about the video: P(yes) and the normalised answer."
+    reference = "LOVE task accuracy (AIGVE-60K QA pairs)"
+    default_options = {**COMMON_OPTIONS, "model": "qwen2.5-vl-7b", "template": QA_TEMPLATE,
+                       "mode": "logits", "max_new_tokens": 16}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if "question" not in placeholders(self.options["template"]):
+            raise MetricError(f"qa: the template must contain {{question}}, e.g. '{QA_TEMPLATE}'")
+        if self.options["mode"] not in ("logits", "generate"):
+            raise MetricError("qa: mode must be 'logits' or 'generate'")
+
+    def prompts(self, items: Sequence[Any]) -> list[str]:
+        """Full prompt texts for ``items``."""
+        lmm = self.lmm()
+        return [lmm.render(fill(self.options["template"], question=it.question or ""))
+                for it in items]
+
+    def _p(self, text: str, lp: np.ndarray, words: tuple[str, str]) -> float:
+        ids = {self.lmm().continuation_id(text, w) for w in words}
+        return float(sum(np.exp(lp[i]) for i in ids))
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        lmm = self.lmm()
+        texts = self.prompts(items)
+        logps = lmm.next_token_logprobs(frames, texts, self.batch_size,
+                                                 timer=self.timed)
+        answers: list[str | None] = [None] * len(items)
+        if self.options["mode"] == "generate":
+            gens = lmm.generate(frames, texts, self.options["max_new_tokens"], self.batch_size,
+                                timer=self.timed)
+            bad = []
+            for i, g in enumerate(gens):
+                answers[i] = parse_yes_no(g.text)
+                if answers[i] is None:
+                    bad.append(f"{getattr(items[i], 'video', i)}: {g.text[:80]!r}")
+            if bad:
+                raise MetricError("the model's answer is neither yes nor no: " + "; ".join(bad))
+        out = []
+        for i, (text, lp) in enumerate(zip(texts, logps)):
+            p_yes = min(1.0, self._p(text, lp, ("Yes", "yes")))
+            p_no = min(1.0, self._p(text, lp, ("No", "no")))
+            norm = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+            ans = answers[i] or ("yes" if p_yes >= p_no else "no")
+            out.append({"qa_p_yes": p_yes, "qa_p_yes_norm": norm,
+                        "qa_yes": 1.0 if ans == "yes" else 0.0})
+        return out

@@ -1,0 +1,69 @@
+"""Session fixtures for the vision-language tests: tiny checkpoints and short videos.
+
+Imported by the ``test_vlm_*`` modules (``from _vlm_models import ...``),
+so pytest sees the fixtures there without a shared conftest. Every
+checkpoint is built once per session, offline, by
+:func:`videojury.models.tiny.build_tiny` and then loaded by the metrics
+through the same ``from_pretrained`` calls a downloaded checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+LMM_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl", "llava_onevision")
+DUAL_FAMILIES = ("clip", "siglip", "blip_itm")
+
+PROMPTS = ["a red car on the road", "a blue dog", "a cat sitting on a chair",
+           "people walking in the city at night"]
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """family -> folder of a tiny random checkpoint (all families, built once)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from videojury.models.tiny import FAMILIES, build_tiny
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {fam: build_tiny(fam, root / fam) for fam in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def tiny_videos(tmp_path_factory) -> list[str]:
+    """Four short mp4 clips of different lengths and sizes (seeded noise on a base image)."""
+    from videojury.video import write_video
+
+    root = tmp_path_factory.mktemp("vlm_videos")
+    rng = np.random.default_rng(7)
+    paths = []
+    for i, (t, h, w) in enumerate([(12, 48, 64), (16, 48, 64), (9, 64, 48), (20, 48, 64)]):
+        base = rng.integers(0, 255, (1, h, w, 3)).astype(np.float32)
+        drift = np.linspace(0, 40, t)[:, None, None, None]
+        frames = np.clip(base + drift + rng.normal(0, 12, (t, h, w, 3)), 0, 255).astype(np.uint8)
+        p = root / f"clip{i}.mp4"
+        write_video(p, frames, fps=8)
+        paths.append(str(p))
+    return paths
+
+
+@pytest.fixture(autouse=False)
+def offline(monkeypatch, tmp_path):
+    """No network and an empty Hugging Face cache for the duration of a test."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
+    yield
+
+
+def require_models() -> None:
+    """Skip the calling module when the [models] extra is not installed."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
