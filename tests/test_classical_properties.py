@@ -350,3 +350,11 @@ def test_brisque_features_shape(image):
     # Shapes on the grid, variances positive.
     assert np.all((f[[0, 2, 6, 10, 14, 18, 20, 24, 28, 32]] >= 0.2))
     assert np.all(f[[1, 19]] > 0)
+
+
+@pytest.mark.parametrize("shift", [(0, 1), (1, 0), (1, 1), (1, -1), (-1, 1), (0, 0), (5, -7)])
+def test_circshift_product_equals_roll(shift):
+    a = np.random.default_rng(2).normal(size=(3, 12, 10))
+    want = a * np.roll(a, shift, axis=(-2, -1))
+    np.testing.assert_array_equal(matlab.circshift_product(a, shift), want)
+    np.testing.assert_array_equal(matlab.circshift_product(a[0], shift), want[0])

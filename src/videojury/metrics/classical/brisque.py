@@ -74,8 +74,10 @@ def brisque_features(image: np.ndarray) -> np.ndarray:
         flat = structdis.ravel()
         _, alpha, sigma = matlab.fit_ggd(flat)
         feats += [alpha, sigma * sigma]
-        shifted = [np.roll(structdis, s, axis=(0, 1)) for s in _SHIFTS]
-        pairs = np.stack([(structdis * s).ravel() for s in shifted])
+        pairs = np.empty((len(_SHIFTS),) + structdis.shape)
+        for i, shift in enumerate(_SHIFTS):
+            matlab.circshift_product(structdis, shift, out=pairs[i])
+        pairs = pairs.reshape(len(_SHIFTS), -1)
         idx, alpha, left, right = matlab.fit_aggd(pairs)
         g1, g2, g3 = matlab.gamma_on_grid(idx)
         const = np.sqrt(g1) / np.sqrt(g3)

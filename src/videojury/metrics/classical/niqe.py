@@ -62,9 +62,10 @@ def _scale_features(structdis: np.ndarray, size: int) -> np.ndarray:
     root = np.sqrt(g1 / g3)
     out = [alpha, (left * root + right * root) / 2.0]
     # The four neighbour products of each block at once: (4, n, size*size).
-    pairs = np.stack(
-        [(blocks * np.roll(blocks, s, axis=(1, 2))).reshape(n, -1) for s in _SHIFTS]
-    )
+    pairs = np.empty((len(_SHIFTS),) + blocks.shape)
+    for i, shift in enumerate(_SHIFTS):
+        matlab.circshift_product(blocks, shift, out=pairs[i])
+    pairs = pairs.reshape(len(_SHIFTS), n, -1)
     idx, alpha, left, right = matlab.fit_aggd(pairs)
     g1, g2, g3 = matlab.gamma_on_grid(idx)
     root = np.sqrt(g1 / g3)
