@@ -1,0 +1,126 @@
+"""``videojury bench``: benchmark T2V models on a prompt suite."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+from ._common import add_store_args, frame_table, progress_bar, store_arg
+
+
+def register(sub) -> None:
+    """Add the ``bench`` sub-command."""
+    p = sub.add_parser(
+        "bench", help="benchmark T2V models on a prompt suite (scores, leaderboard, report)",
+        description="Score every model's videos for a prompt suite and rank the models. VIDEOS "
+                    "is a folder laid out as <root>/<model>/<prompt_id>[-<k>].mp4 or a manifest "
+                    "with video, model and prompt_id columns (plus question/answer for human "
+                    "answers). Missing and unexpected files are reported before scoring; results "
+                    "go to the store, so a rerun (or a run after a crash) computes only what is "
+                    "missing. See docs/bench.md.")
+    p.add_argument("suite", help="suite file (CSV/JSONL/JSON; VBench_full_info.json; a prompt "
+                                 "list .txt) or a built-in suite name such as 'demo'")
+    p.add_argument("videos", type=Path, help="videos folder or manifest")
+    p.add_argument("-m", "--metric", action="append", default=None, metavar="NAME[:OPT=VAL,..]",
+                   help="metric to compute (repeatable; default: every metric that needs no "
+                        "extra and no text)")
+    p.add_argument("--suite-format", default="auto", choices=["auto", "videojury", "vbench",
+                                                               "love"],
+                   help="how to read SUITE (default: guess from the file)")
+    p.add_argument("-o", "--out", type=Path, default=Path("bench-out"),
+                   help="folder for the tables, leaderboard and report (default: bench-out)")
+    add_store_args(p)
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained) and report.md into --out")
+    p.add_argument("--examples", type=int, default=3,
+                   help="best and worst videos shown per model in the report (default 3)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop (exit 2) when any video is missing or unexpected, before scoring")
+    p.add_argument("--check", action="store_true",
+                   help="only match the videos to the suite and report problems; score nothing")
+    p.add_argument("--qa-field", default=None,
+                   help="field of a QA metric holding its yes-probability (default: guessed)")
+    p.add_argument("--bootstrap", type=int, default=1000,
+                   help="bootstrap replicates over prompts for rank intervals (default 1000; 0: "
+                        "none)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="rank interval level (default 0.95)")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="recompute videos whose stored result is an error")
+    p.add_argument("--quiet", action="store_true", help="no leaderboard on the terminal")
+    p.set_defaults(func=run)
+
+
+def default_metrics() -> list[str]:
+    """Metrics that run with the core install and read no text (what --metric defaults to)."""
+    from ..metrics.base import list_metrics, metric_class
+
+    out = []
+    for name in list_metrics():
+        cls = metric_class(name)
+        if cls.extra is None and not cls.needs_prompt and not cls.needs_question:
+            out.append(name)
+    return out
+
+
+def run(args) -> int:
+    from ..bench import check_videos, run_bench
+    from ..data.suites import load_suite
+    from ..errors import InputError
+    from ..run.store import Store
+    from . import console, out
+
+    suite = load_suite(args.suite, args.suite_format)
+    check = check_videos(suite, args.videos)
+    problems = check.problems()
+    for msg in problems:
+        console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)
+    console.print(check.summary())
+    if args.check:
+        return 1 if problems else 0
+    if problems and args.strict:
+        raise InputError(f"{len(problems)} problem(s) with the videos (see the warnings above); "
+                         "fix them or run without --strict to score what is there")
+    metrics = args.metric or default_metrics()
+    if not args.metric:
+        console.print(f"metrics: {', '.join(metrics)} (pass --metric to choose)")
+    store_path = store_arg(args)
+    with Store(store_path) as store, ExitStack() as stack:
+        bar: dict = {}
+
+        def on_plan(total: int, pending: int) -> None:
+            console.print(f"{total} results: {total - pending} cached, {pending} to compute"
+                          + (f" (store: {store_path})" if store_path else " (no store)"))
+            # The bar opens here because only now is the number of results to compute known.
+            bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
+
+        result = run_bench(check, metrics, store, qa_field=args.qa_field,
+                           bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence,
+                           retry_errors=args.retry_errors, on_plan=on_plan,
+                           progress=lambda n: bar["advance"](n))
+    if result.stats is not None:
+        console.print(result.stats.summary())
+    paths = result.write(args.out)
+    if args.report:
+        from ..report import write_report
+
+        paths.update(write_report(result, args.out / "report.html", args.out / "report.md",
+                                  examples=args.examples))
+    if not args.quiet:
+        board = result.leaderboard
+        cols = ["overall_rank", "model"] + [s.column for s in board.attrs["metrics"]] + [
+            "rank_sum"]
+        shown = board[cols].rename(columns={"overall_rank": "#"})
+        if result.intervals is not None:
+            iv = result.intervals.set_index("model")
+            shown["rank interval"] = [f"{iv.loc[m, 'rank_lo']}-{iv.loc[m, 'rank_hi']}"
+                                      for m in shown["model"]]
+        out.print(frame_table(shown, title=f"Leaderboard ({suite.name})"))
+    console.print(f"wrote {len(paths)} files to {args.out}"
+                  + (f"; report: {paths['html']}" if "html" in paths else ""))
+    if result.n_failed:
+        console.print(f"[yellow]{result.n_failed} of {len(result.scores)} videos had errors[/] "
+                      f"(see the 'error' column of {args.out / 'scores.csv'})")
+        return 1
+    return 0
