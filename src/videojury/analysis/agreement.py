@@ -611,10 +611,18 @@ def agreement(
     result's ``table`` is tidy: one row per field x human dimension x level
     x breakdown group.
     """
-    if qa_human is not None and human is None:
-        human = pd.DataFrame(columns=["video", "dimension", "mos"])
-    joined, report = join_scores(predictions, human, allow_unmatched=allow_unmatched)
     notes: list[str] = []
+    if human is None or len(human) == 0:
+        # QA-only run: predictions may hold one row per question, so no MOS join.
+        if qa_human is None:
+            raise InputError("no human labels given")
+        if "video" not in predictions.columns:
+            raise InputError("predictions: missing column 'video'")
+        joined = pd.DataFrame(columns=["video", "human_dimension", "mos"])
+        report = JoinReport(n_predictions=len(predictions), n_human_videos=0)
+        fields = []
+    else:
+        joined, report = join_scores(predictions, human, allow_unmatched=allow_unmatched)
     if fields is None:
         fields = [f for f in score_fields(predictions) if f not in qa_fields]
     else:
@@ -625,6 +633,7 @@ def agreement(
                 f"score columns found: {', '.join(map(repr, score_fields(predictions)))}"
             )
     dirs = {f: resolve_direction(f, directions) for f in fields}
+    qa_by = list(by)  # QA rows come from their own join, with its own columns
     by = [b for b in by if b in joined.columns]
     cl_col = None
     if cluster == "prompt":
@@ -700,7 +709,7 @@ def agreement(
         notes.extend(pnotes)
 
     if qa_human is not None and qa_fields:
-        qrows, qnotes = _qa_rows(predictions, qa_human, qa_fields, by, common)
+        qrows, qnotes = _qa_rows(predictions, qa_human, qa_fields, qa_by, common)
         rows.extend(qrows)
         notes.extend(qnotes)
 
@@ -784,8 +793,11 @@ def _qa_rows(predictions, qa_human, qa_fields, by, common) -> tuple[list[dict], 
     h = qa_human.reset_index(drop=True).copy()
     h["_v"] = h["video"].astype(str).map(_norm_path)
     p = predictions.reset_index(drop=True).copy()
-    match_of, _ = match_videos(p["video"].astype(str).tolist(), h["_v"].tolist())
-    p["_v"] = [match_of[i][0] if i in match_of else None for i in range(len(p))]
+    # Several questions per video: match each distinct video once, then map back.
+    uniq = list(dict.fromkeys(p["video"].astype(str)))
+    match_of, _ = match_videos(uniq, h["_v"].tolist())
+    to_h = {v: match_of[i][0] for i, v in enumerate(uniq) if i in match_of}
+    p["_v"] = [to_h.get(v) for v in p["video"].astype(str)]
     notes = []
     n_unmatched = int(p["_v"].isna().sum())
     if n_unmatched:

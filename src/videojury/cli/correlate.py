@@ -165,7 +165,7 @@ def run(args) -> int:
         qa_human=qa, qa_fields=tuple(args.qa_field), n_resamples=args.bootstrap, seed=args.seed,
         confidence=args.confidence, cluster=None if args.cluster == "video" else "prompt",
         exact_max_n=args.exact_max_n, krcc_exact_max_n=args.krcc_exact_max_n,
-        allow_unmatched=args.allow_unmatched or len(human) == 0, drop_missing=args.drop_missing,
+        allow_unmatched=args.allow_unmatched, drop_missing=args.drop_missing,
     )
     compare_rows = []
     if args.compare and len(fields) >= 2 and len(human):

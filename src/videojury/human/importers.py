@@ -249,7 +249,7 @@ def guess_love_kind(path: str | Path) -> str | None:
     name = Path(path).name.lower()
     if "percep" in name or "quality" in name:
         return "perception"
-    if "corres" in name or "align" in name:
+    if "corr" in name or "align" in name:
         return "correspondence"
     if re.search(r"(^|[^a-z])qa([^a-z]|$)", name) or "question" in name:
         return "qa"
@@ -344,6 +344,9 @@ def load_love_jsonl(
                 "response": gpt.strip(),
             })
     df = pd.DataFrame(rows)
+    if "answer_norm" in df.columns:
+        # Keep None (not NaN) for unparseable answers: it reads as "no answer".
+        df["answer_norm"] = pd.Series([r["answer_norm"] for r in rows], dtype=object)
     if df.empty:
         cols = ["video", "question", "answer", "answer_norm"] if kind == "qa" else ["video", "dimension", "mos"]
         df = pd.DataFrame(columns=cols)

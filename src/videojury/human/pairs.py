@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import optimize, sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..analysis.bootstrap import Resampler, percentile_ci
+from ..analysis.bootstrap import Resampler
 from ..errors import InputError
 
 __all__ = ["BTResult", "bradley_terry", "fit_bt_davidson", "fit_bt_mm", "pairwise_scores"]
@@ -57,14 +57,15 @@ def _best_shift(theta: np.ndarray) -> np.ndarray:
     so after each MM step we solve the 1-D concave problem
     ``max_t sum_k log sig(theta_k + t) + log sig(-theta_k - t)`` by Newton.
     """
-    t = -theta.mean(axis=1, keepdims=True)
-    for _ in range(20):
+    # The previous iterate was already optimally shifted, so t = 0 is a close start.
+    t = np.zeros((theta.shape[0], 1))
+    for _ in range(50):
         sig = 1.0 / (1.0 + np.exp(-(theta + t)))
         g = (1.0 - 2.0 * sig).sum(axis=1, keepdims=True)
         h = 2.0 * (sig * (1.0 - sig)).sum(axis=1, keepdims=True)
         step = g / np.maximum(h, 1e-300)
         t = t + step
-        if np.max(np.abs(step)) < 1e-13:
+        if np.max(np.abs(step)) < 1e-12:
             break
     return theta + t
 
@@ -248,8 +249,10 @@ def bradley_terry(
                 sb = np.vstack([fit_bt_davidson(i, j, o, n, weights=wr, prior=prior, init=s)[0] for wr in W])
             boots.append(np.atleast_2d(sb))
         B = np.vstack(boots)
-        for k in range(n):
-            lo[k], hi[k] = percentile_ci(B[:, k], confidence)
+        a = (1.0 - confidence) / 2.0
+        ok = np.all(np.isfinite(B), axis=1)
+        if ok.any():
+            lo, hi = np.quantile(B[ok], [a, 1.0 - a], axis=0)
     wins = np.bincount(i, weights=(o == 1), minlength=n) + np.bincount(j, weights=(o == 0), minlength=n)
     losses = np.bincount(i, weights=(o == 0), minlength=n) + np.bincount(j, weights=(o == 1), minlength=n)
     tcount = np.bincount(i, weights=(o == 0.5), minlength=n) + np.bincount(j, weights=(o == 0.5), minlength=n)
