@@ -201,7 +201,7 @@ class Suite:
                          **({"dimension": "|".join(q.dimensions)} if q.dimensions else {})}
                         for q in sp.questions]
                 rec.update(sp.extra)
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
         return p
 
 
