@@ -99,7 +99,8 @@ def test_vbench_full_info_adapter(tmp_path):
                                                                   "dynamic_degree"]},
         {"prompt_en": "a cat and a dog", "dimension": ["multiple_objects"],
          "auxiliary_info": {"multiple_objects": {"object": "cat and dog"}}},
-        {"prompt_en": "A 3D model of a 1800s victorian house.", "dimension": ["overall_consistency"]},
+        {"prompt_en": "A 3D model of a 1800s victorian house.",
+         "dimension": ["overall_consistency"]},
         # The same prompt listed again under another dimension merges into one entry.
         {"prompt_en": "a dog running on the beach", "dimension": ["motion_smoothness"]},
     ]

@@ -24,6 +24,7 @@ from ..data.synthetic import ClipSpec, degrade, make_clip
 from ..video import write_video
 
 DEFAULT_MODELS = (("t2v-level1", 1), ("t2v-level2", 2), ("t2v-level3", 3))
+TINY = ClipSpec(96, 72, 12, 8.0)  # small enough for tests, large enough for every fast metric
 
 
 def fake_generation(seed: int, level: int, spec: ClipSpec) -> np.ndarray:
@@ -38,7 +39,7 @@ def fake_generation(seed: int, level: int, spec: ClipSpec) -> np.ndarray:
 
 def make_synthetic_bench(root: str | os.PathLike, suite: Suite | str = "demo",
                          models: Sequence[tuple[str, int]] = DEFAULT_MODELS,
-                         spec: ClipSpec = ClipSpec(96, 72, 12, 8.0), samples: int = 1,
+                         spec: ClipSpec = TINY, samples: int = 1,
                          n_prompts: int | None = None, seed: int = 0) -> tuple[Path, Path]:
     """Write ``<root>/<suite name>.jsonl`` and ``<root>/videos/<model>/<prompt_id>[-k].mp4``.
 
@@ -82,4 +83,5 @@ def human_answers_manifest(videos: str | os.PathLike, suite: Suite, models: Sequ
     return out
 
 
-__all__ = ["DEFAULT_MODELS", "fake_generation", "human_answers_manifest", "make_synthetic_bench"]
+__all__ = ["DEFAULT_MODELS", "TINY", "fake_generation", "human_answers_manifest",
+           "make_synthetic_bench"]

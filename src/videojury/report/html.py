@@ -15,7 +15,6 @@ import math
 import re
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -293,7 +292,8 @@ def _example_html(ex: Example, fields: dict[str, FieldInfo]) -> str:
     if ex.strip is not None:
         pic = _img(ex.strip, f"frames of {ex.rel}", "image/jpeg", "strip")
     else:
-        pic = f'<div class="missing">no frames: {_e(ex.error or "the video could not be read")}</div>'
+        why = _e(ex.error or "the video could not be read")
+        pic = f'<div class="missing">no frames: {why}</div>'
     parts = []
     for col, v in ex.scores.items():
         f = fields.get(col)

@@ -78,8 +78,8 @@ def render_markdown(data: ReportData, assets: str | os.PathLike) -> str:
             out += [f"### {title} per dimension", "",
                     matrix_markdown(mat * (100.0 if pct else 1.0), 1 if pct else 3)]
     if "bars" in figs:
-        out += ["## Metrics per model", "", f"![metrics per model]({save('bars.png', figs['bars'])})",
-                ""]
+        bars = save("bars.png", figs["bars"])
+        out += ["## Metrics per model", "", f"![metrics per model]({bars})", ""]
     if "profiles" in figs:
         out += ["## Model profiles", "",
                 "Each model's metrics normalised over the models (outer ring = best).", "",
