@@ -143,7 +143,7 @@ def profiles(norm: pd.DataFrame, title: str = "") -> bytes:
     rows = math.ceil(cells / cols)
     fig, ax = plt.subplots(figsize=(2.1 * cols, 2.25 * rows))
     ax.set_xlim(-0.45, cols * 2.5 - 0.05)
-    ax.set_ylim(-rows * 2.7 + 0.1, 0.25)
+    ax.set_ylim(-rows * 2.7 - 0.3, 0.25)  # room below the last row for its labels
     ax.set_aspect("equal")
     ax.axis("off")
     labels = [_short(str(c), 14) for c in norm.columns]
