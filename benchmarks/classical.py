@@ -1,0 +1,172 @@
+"""Throughput of the classical IQA metrics (NIQE, BRISQUE, PIQE) on one core.
+
+Scores seeded synthetic natural-looking RGB frames at 512x384 and 1280x720
+and prints frames per second for each metric, single-threaded (OpenMP,
+OpenBLAS and MKL limited to one thread, ``cv2.setNumThreads(1)``). Timing is
+the best of ``--repeat`` runs per frame (the median is printed as well):
+the best run is the least disturbed by other work on the machine.
+
+Optionally compares with pyiqa, which needs torch and so must live in its
+own throw-away virtual environment: pass its interpreter with
+``--pyiqa-python /path/to/venv/bin/python``. pyiqa downloads its NIQE and
+BRISQUE parameter files at run time; with no network we hand it the same
+LIVE parameters from our data folder (as a .mat and a .pth it can load), so
+the comparison needs no download. Without the option the comparison is
+skipped and the reason printed.
+
+Run: ``python benchmarks/classical.py [--repeat 7] [--pyiqa-python PATH]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from videojury.metrics.classical.brisque import brisque  # noqa: E402
+from videojury.metrics.classical.niqe import niqe  # noqa: E402
+from videojury.metrics.classical.piqe import piqe  # noqa: E402
+
+DATA = ROOT / "src" / "videojury" / "metrics" / "classical" / "data"
+SIZES = ((512, 384), (1280, 720))
+METRICS = {"niqe": niqe, "brisque": brisque, "piqe": piqe}
+
+
+def natural_frame(seed: int, width: int, height: int) -> np.ndarray:
+    """A seeded natural-looking RGB frame: 1/f noise plus hard-edged discs."""
+    rng = np.random.default_rng(seed)
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.fftfreq(width)[None, :]
+    f = np.hypot(fx, fy)
+    f[0, 0] = 1.0
+    spec = (rng.normal(size=(height, width)) + 1j * rng.normal(size=(height, width))) / f
+    img = np.real(np.fft.ifft2(spec))
+    img = (img - img.mean()) / img.std() * 30.0 + 128.0
+    yy, xx = np.ogrid[:height, :width]
+    for _ in range(12):
+        y, x, r = rng.integers(0, height), rng.integers(0, width), rng.integers(8, 60)
+        img[(yy - y) ** 2 + (xx - x) ** 2 < r * r] += rng.uniform(-50, 50)
+    rgb = np.stack([img, img * 0.9 + 10.0, img * 0.8 + 20.0], axis=-1)
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def time_calls(fn, frame: np.ndarray, repeat: int) -> tuple[float, float]:
+    """Best and median seconds of ``fn(frame)`` over ``repeat`` runs (after one warm-up)."""
+    fn(frame)
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(frame)
+        runs.append(time.perf_counter() - t0)
+    return min(runs), float(np.median(runs))
+
+
+_PYIQA_SCRIPT = r"""
+import json, sys, time
+import numpy as np, scipy.io, torch
+torch.set_num_threads(1)
+import pyiqa
+
+frames_path, data_dir, work, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+niqe_p = np.load(f"{data_dir}/niqe_pris_params.npz")
+scipy.io.savemat(f"{work}/niqe.mat", {"mu_prisparam": niqe_p["mu_pris_param"][None, :],
+                                      "cov_prisparam": niqe_p["cov_pris_param"]})
+svr = np.load(f"{data_dir}/brisque_svr.npz")
+torch.save((torch.from_numpy(svr["dual_coef"]), torch.from_numpy(svr["support_vectors"])),
+           f"{work}/brisque.pth")
+metrics = {
+    "niqe": pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=f"{work}/niqe.mat"),
+    "brisque": pyiqa.create_metric("brisque", device="cpu",
+                                   pretrained_model_path=f"{work}/brisque.pth"),
+    "piqe": pyiqa.create_metric("piqe", device="cpu"),
+}
+frames = np.load(frames_path)
+out = {}
+with torch.no_grad():
+    for key in frames.files:
+        x = torch.from_numpy(frames[key]).permute(2, 0, 1)[None].double() / 255.0
+        for name, m in metrics.items():
+            score = float(m(x))
+            runs = []
+            for _ in range(repeat):
+                t0 = time.perf_counter(); m(x); runs.append(time.perf_counter() - t0)
+            out[f"{key}/{name}"] = {"best": min(runs), "median": float(np.median(runs)),
+                                    "score": score}
+print(json.dumps({"pyiqa": pyiqa.__version__, "torch": torch.__version__, "results": out}))
+"""
+
+
+def run_pyiqa(python: str, frames: dict[str, np.ndarray], repeat: int) -> dict:
+    """Time pyiqa in another interpreter on the same frames; returns its JSON report."""
+    with tempfile.TemporaryDirectory() as work:
+        np.savez(f"{work}/frames.npz", **frames)
+        env = dict(os.environ)
+        proc = subprocess.run(
+            [python, "-c", _PYIQA_SCRIPT, f"{work}/frames.npz", str(DATA), work, str(repeat)],
+            capture_output=True, text=True, env=env, cwd=work, timeout=1800,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs per frame and metric")
+    ap.add_argument("--pyiqa-python", default=None,
+                    help="python of a throw-away venv with pyiqa (and torch) for the ratio")
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+
+    print(f"# classical IQA, one core: {platform.processor() or platform.machine()}, "
+          f"python {platform.python_version()}, numpy {np.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    frames = {f"{w}x{h}": natural_frame(0, w, h) for w, h in SIZES}
+    ours: dict[str, tuple[float, float, float]] = {}
+    print(f"{'size':>10} {'metric':>8} {'best ms':>9} {'median ms':>10} {'frames/s':>9} {'score':>9}")
+    for key, frame in frames.items():
+        for name, fn in METRICS.items():
+            best, median = time_calls(fn, frame, args.repeat)
+            score = fn(frame)
+            ours[f"{key}/{name}"] = (best, median, score)
+            print(f"{key:>10} {name:>8} {best * 1e3:9.1f} {median * 1e3:10.1f} "
+                  f"{1.0 / best:9.2f} {score:9.3f}")
+
+    if not args.pyiqa_python:
+        print("\npyiqa comparison skipped: pyiqa needs torch, which the project's own "
+              "environment does not use; pass --pyiqa-python PATH (a throw-away venv with pyiqa) "
+              "to include it")
+        return
+    try:
+        report = run_pyiqa(args.pyiqa_python, frames, args.repeat)
+    except Exception as exc:  # noqa: BLE001 - report why and stop
+        print(f"\npyiqa comparison skipped: running pyiqa failed ({exc})")
+        return
+    print(f"\n# pyiqa {report['pyiqa']} (torch {report['torch']}, CPU, 1 thread), same frames")
+    print(f"{'size':>10} {'metric':>8} {'pyiqa ms':>9} {'ours ms':>8} {'speed-up':>9} "
+          f"{'pyiqa':>9} {'ours':>9}")
+    for key, r in report["results"].items():
+        size, name = key.split("/")
+        best, _, score = ours[key]
+        print(f"{size:>10} {name:>8} {r['best'] * 1e3:9.1f} {best * 1e3:8.1f} "
+              f"{r['best'] / best:8.2f}x {r['score']:9.3f} {score:9.3f}")
+
+
+if __name__ == "__main__":
+    main()
