@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 
 from videojury.bench import check_videos, discover_videos, load_result, parse_name, run_bench
+from videojury.bench.runner import qa_field_of
 from videojury.bench.aggregate import task_accuracy
 from videojury.bench.synthetic import DEFAULT_MODELS, human_answers_manifest, make_synthetic_bench
 from videojury.cli import main
 from videojury.data.suites import load_suite
-from videojury.errors import InputError
+from videojury.errors import InputError, MetricError
 from videojury.metrics import Metric, ScoreField, list_metrics
 from videojury.metrics import base as metrics_base
 from videojury.video import FramePolicy
@@ -338,3 +339,22 @@ def test_task_accuracy_from_a_qa_metric(synth):
     board = result.leaderboard.set_index("model")
     assert board.loc["t2v-level2", "rank:task_accuracy"] == 2  # tie: 1, 2, 2
     assert board.loc["t2v-level3", "rank:task_accuracy"] == 2
+
+
+def _qa_metric(*names: str) -> Metric:
+    cls = type("FakeQA", (Metric,), {"name": "fake_qa", "needs_question": True,
+                                    "fields": tuple(ScoreField(n, 0.0, 1.0, True) for n in names)})
+    return cls()
+
+
+def test_qa_answer_field_is_found():
+    # The VLM QA metric's fields: the 0/1 answer wins over the probabilities.
+    assert qa_field_of(_qa_metric("qa_p_yes", "qa_p_yes_norm", "qa_yes")) == "qa_yes"
+    assert qa_field_of(_qa_metric("qa_p_yes", "qa_p_yes_norm")) == "qa_p_yes_norm"
+    assert qa_field_of(_qa_metric("p_yes")) == "p_yes"
+    assert qa_field_of(_qa_metric("agreement")) == "agreement"  # the only [0, 1] field
+    assert qa_field_of(_qa_metric("qa_p_yes", "qa_yes"), "qa_p_yes") == "qa_p_yes"
+    with pytest.raises(MetricError, match="pass --qa-field"):
+        qa_field_of(_qa_metric("a", "b"))
+    with pytest.raises(MetricError, match="has no field 'c'"):
+        qa_field_of(_qa_metric("a", "b"), "c")

@@ -12,8 +12,8 @@ means, task accuracy, the leaderboard and the bootstrap rank intervals.
 Task accuracy is the share of a model's questions answered as the suite
 expects. The answers are the human ones when the videos manifest has
 ``question`` and ``answer`` columns; otherwise a QA-capable metric's (one
-that reads the question) answers, read from its yes-probability field (the
-field named like ``p_yes``; ``yes`` when it is >= 0.5).
+that reads the question) answers, read from its answer field (``qa_yes``,
+else the yes-probability ``p_yes``; ``yes`` when it is >= 0.5).
 """
 
 from __future__ import annotations
@@ -52,20 +52,31 @@ from .aggregate import (
 )
 from .layout import BenchCheck
 
-_YES_FIELDS = ("p_yes", "prob_yes", "yes_prob", "yes_probability", "answer_yes", "yes")
+# Fields read as the answer, best first: a 0/1 answer ("qa_yes"), then the yes/(yes+no)
+# probability, then the raw yes-probability.
+_ANSWER_FIELDS = ("qa_yes", "yes", "answer_yes", "is_yes")
+_PROB_FIELDS = ("p_yes_norm", "p_yes", "prob_yes", "yes_prob", "yes_probability")
 
 
 def qa_field_of(metric: Metric, name: str | None = None) -> str:
-    """The field of a QA metric that holds its yes-probability (or 0/1 yes)."""
+    """The field of a QA metric read as its answer (yes when >= 0.5).
+
+    A 0/1 answer field (``qa_yes``) is preferred, then a renormalised
+    yes-probability (``*p_yes_norm``), then a raw one (``*p_yes``); else the
+    only field named with "yes", else the only field in [0, 1].
+    """
     names = [f.name for f in metric.fields]
     if name is not None:
         if name not in names:
             raise MetricError(f"metric {metric.label} has no field {name!r} (its fields: "
                               f"{', '.join(names)})")
         return name
-    for cand in _YES_FIELDS:
-        if cand in names:
-            return cand
+    for group in (_ANSWER_FIELDS, _PROB_FIELDS):
+        for cand in group:
+            hits = [n for n in names if (n == cand or n.endswith("_" + cand)) and not (
+                group is _ANSWER_FIELDS and "p_yes" in n)]
+            if len(hits) == 1:
+                return hits[0]
     yes_like = [n for n in names if "yes" in n.lower()]
     if len(yes_like) == 1:
         return yes_like[0]
