@@ -64,7 +64,8 @@ def _vocab(specials: list[str]) -> dict[str, int]:
 
 def _make_tokenizer(specials: list[str], *, pad: str, eos: str, bos: str | None = None,
                     named: dict[str, str] | None = None, lowercase: bool = False,
-                    chat_template: str | None = None, post_cls: tuple[str, str] | None = None):
+                    chat_template: str | None = None, post_cls: tuple[str, str] | None = None,
+                    input_names: list[str] | None = None):
     """A transformers fast tokenizer over a word-level ``tokenizers`` model."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
     from tokenizers import pre_tokenizers, processors
@@ -95,6 +96,8 @@ def _make_tokenizer(specials: list[str], *, pad: str, eos: str, bos: str | None 
         kwargs["extra_special_tokens"] = named
     if chat_template is not None:
         kwargs["chat_template"] = chat_template
+    if input_names is not None:
+        kwargs["model_input_names"] = input_names
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
@@ -325,7 +328,10 @@ def _build_siglip(path: Path, seed: int) -> Path:
     from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipProcessor
 
     specials = ["</s>"]
-    tok = _make_tokenizer(specials, pad="</s>", eos="</s>", lowercase=True)
+    # Like SigLIP's own tokenizer: no attention mask (the text tower reads the
+    # last position of a sequence padded to full length).
+    tok = _make_tokenizer(specials, pad="</s>", eos="</s>", lowercase=True,
+                          input_names=["input_ids"])
     tok.model_max_length = 16
     vocab = tok.get_vocab()
     cfg = SiglipConfig(
