@@ -139,7 +139,8 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     frames = {f"{w}x{h}": natural_frame(0, w, h) for w, h in SIZES}
     ours: dict[str, tuple[float, float, float]] = {}
-    print(f"{'size':>10} {'metric':>8} {'best ms':>9} {'median ms':>10} {'frames/s':>9} {'score':>9}")
+    print(f"{'size':>10} {'metric':>8} {'best ms':>9} {'median ms':>10} {'frames/s':>9} "
+          f"{'score':>9}")
     for key, frame in frames.items():
         for name, fn in METRICS.items():
             best, median = time_calls(fn, frame, args.repeat)

@@ -116,7 +116,7 @@ def _imresize_loop(x: np.ndarray, scale: float) -> np.ndarray:
                     (-0.5 * d**3 + 2.5 * d**2 - 4 * d + 2) if d <= 2 else 0.0)
                 ws.append(scale * c)
             total = sum(ws)
-            for j, wj in zip(taps, ws):
+            for j, wj in zip(taps, ws, strict=True):
                 jj = (j - 1) % (2 * n)
                 src = jj if jj < n else 2 * n - 1 - jj
                 out[i - 1] += wj / total * v[src]

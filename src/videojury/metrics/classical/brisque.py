@@ -53,7 +53,8 @@ def _check(image: np.ndarray) -> np.ndarray:
     gray = matlab.gray_float(image)
     h, w = gray.shape
     if h < MIN_SIDE or w < MIN_SIDE:
-        raise ValueError(f"BRISQUE needs an image of at least {MIN_SIDE}x{MIN_SIDE} pixels, got {w}x{h}")
+        raise ValueError(f"BRISQUE needs an image of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
+                         f"got {w}x{h}")
     if gray.min() == gray.max():
         raise ValueError("BRISQUE is undefined for a constant image (no local structure to model)")
     return gray

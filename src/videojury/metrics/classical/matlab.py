@@ -6,8 +6,9 @@ rounds to uint8, ``imresize`` is bicubic with an antialiasing kernel when
 shrinking, ``fspecial('gaussian')`` windows are normalised, ``imfilter``
 pads by replication while ``filter2`` pads with zeros, and the generalised
 Gaussian fits are grid searches that take the first minimum. This module
-reproduces each of these in vectorised numpy/OpenCV so the metric modules can
-be written in terms of them. Nothing here imports torch.
+reproduces each of these in vectorised numpy (plus SciPy's gamma function)
+so the metric modules can be written in terms of them. Nothing here imports
+torch.
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ Border = Literal["replicate", "zero"]
 _RGB2GRAY = np.linalg.inv(
     np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]])
 )[0]
-
-
+# c * weight for every uint8 level c: the products rgb2gray needs, precomputed.
 _GRAY_TABLES = np.arange(256, dtype=np.float64)[None, :] * _RGB2GRAY[:, None]
 
 

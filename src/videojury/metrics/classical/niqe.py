@@ -109,7 +109,7 @@ def niqe_block_features(image: np.ndarray) -> np.ndarray:
 
 
 def _nancov(x: np.ndarray) -> np.ndarray:
-    """MATLAB ``nancov``: covariance of the rows without any NaN, normalised by n-1 (n if n == 1)."""
+    """MATLAB ``nancov``: covariance of the rows without NaN, normalised by n-1 (n if n == 1)."""
     rows = x[~np.isnan(x).any(axis=1)]
     n = rows.shape[0]
     if n == 0:

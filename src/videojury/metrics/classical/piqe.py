@@ -92,7 +92,8 @@ def piqe_maps(image: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndar
     total = float(np.cumsum(np.stack([artefact, noise], axis=1).ravel())[-1])
     score = (total + 1.0) / (1.0 + float(active.sum())) * 100.0
     shape = (rows, cols)
-    return score, active.reshape(shape), (active & impaired).reshape(shape), (active & noisy).reshape(shape)
+    return (score, active.reshape(shape), (active & impaired).reshape(shape),
+            (active & noisy).reshape(shape))
 
 
 def piqe(image: np.ndarray) -> float:
