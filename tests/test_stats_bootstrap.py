@@ -103,7 +103,7 @@ def test_model_level_statistic_matches_direct_computation():
     y = rng.normal(size=120) + np.repeat(np.arange(6), 20) * 0.2
     st = model_level_statistics(x, y, models)
     W = next(Resampler(120, n_resamples=5, seed=1).blocks())
-    got = st.finish(W @ st.features)
+    got = st.fn(W)
     for r in range(5):
         xr, yr = _expanded(W[r], x, y)
         mr = np.repeat(models, W[r].astype(int))

@@ -92,7 +92,7 @@ def paired_bootstrap(
     seed: int = 0,
     clusters: Sequence | np.ndarray | None = None,
     confidence: float = 0.95,
-    exact_max_n: int = 10_000,
+    exact_max_n: int = 2_000,
 ) -> dict:
     """Paired bootstrap of ``stat(a, y) - stat(b, y)`` on shared resamples.
 
@@ -146,7 +146,7 @@ def compare_metrics(
     seed: int = 0,
     clusters: Sequence | np.ndarray | None = None,
     confidence: float = 0.95,
-    exact_max_n: int = 10_000,
+    exact_max_n: int = 2_000,
 ) -> list[dict]:
     """All tests of "metric ``a`` agrees with ``y`` better than metric ``b``".
 

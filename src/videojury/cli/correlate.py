@@ -45,8 +45,8 @@ def register(sub) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
     p.add_argument("--cluster", choices=("video", "prompt"), default="video",
                    help="resample videos (default) or whole prompts")
-    p.add_argument("--exact-max-n", type=int, default=10_000,
-                   help="exact per-resample SRCC up to this many videos, linearised above (default 10000)")
+    p.add_argument("--exact-max-n", type=int, default=2_000,
+                   help="exact per-resample SRCC up to this many videos, linearised above (default 2000)")
     p.add_argument("--krcc-exact-max-n", type=int, default=2_000,
                    help="exact per-resample KRCC up to this many videos, linearised above (default 2000)")
     p.add_argument("--allow-unmatched", action="store_true",
