@@ -215,9 +215,10 @@ def run(args) -> int:
             console.print("wrote " + ", ".join(written))
 
     j = res.join
-    how = ", ".join(f"{v} by {k}" for k, v in sorted(j.matched.items())) or "none"
-    console.print(f"matched {sum(j.matched.values())} of {j.n_predictions} prediction videos to human labels ({how}); "
-                  f"{len(j.unmatched_human)} labelled videos had no prediction")
+    if len(human):
+        how = ", ".join(f"{v} by {k}" for k, v in sorted(j.matched.items())) or "none"
+        console.print(f"matched {sum(j.matched.values())} of {j.n_predictions} prediction videos to human labels "
+                      f"({how}); {len(j.unmatched_human)} labelled videos had no prediction")
     if j.unmatched_predictions:
         console.print(f"[yellow]{len(j.unmatched_predictions)} prediction video(s) had no human label[/], e.g. "
                       + ", ".join(j.unmatched_predictions[:3]))
