@@ -119,8 +119,9 @@ def test_ci_coverage_close_to_nominal():
 
     Bivariate normal with rho = 0.6, n = 150: the population values are
     PLCC = rho, SRCC = (6/pi) asin(rho/2), KRCC = (2/pi) asin(rho).
+    Measured: PLCC 96.7%, SRCC 97.5%, KRCC 97.5% over 120 data sets.
     """
-    rho, n, sims = 0.6, 150, 150
+    rho, n, sims = 0.6, 150, 120
     truth = {
         "plcc": rho,
         "srcc": 6 / np.pi * np.arcsin(rho / 2),
@@ -131,7 +132,7 @@ def test_ci_coverage_close_to_nominal():
     hits = {k: 0 for k in truth}
     for s in range(sims):
         xy = rng.multivariate_normal([0, 0], cov, size=n)
-        res = bootstrap_correlations(xy[:, 0], xy[:, 1], n_resamples=400, seed=s)
+        res = bootstrap_correlations(xy[:, 0], xy[:, 1], n_resamples=300, seed=s)
         for k, t in truth.items():
             lo, hi = res.ci[k]
             hits[k] += lo <= t <= hi
