@@ -146,7 +146,7 @@ def test_level_judges_end_to_end(tiny_models, tiny_videos):
     assert df[[s.split(":")[0] for s in specs]].T.drop_duplicates().shape[0] > 1
 
 
-def test_qa_fields(tiny_models, tiny_videos):
+def test_qa_fields(tiny_models, tiny_videos, tmp_path):
     path = tiny_models["qwen3_vl"]
     manifest = pd.DataFrame({"video": tiny_videos,
                              "question": ["Is there a red car?", "Is the dog blue?",
@@ -161,12 +161,17 @@ def test_qa_fields(tiny_models, tiny_videos):
     assert list(df["answer"]) == ["yes", "no", "yes", "no"]  # travels through for accuracy
     # In generate mode a random model's free text is rarely a yes/no: such an answer is
     # an error naming what it said, never a silent "no".
-    gen = videojury.score(manifest, metrics=[f"qa:model={path},mode=generate,max_new_tokens=4"])
+    log = tmp_path / "answers.jsonl"
+    gen = videojury.score(manifest, metrics=[f"qa:model={path},mode=generate,max_new_tokens=4,"
+                                             f"answer_log={log}"])
     for err, yes in zip(gen["error"], gen["qa_yes"]):
         if isinstance(err, str):
             assert "neither yes nor no" in err and np.isnan(yes)
         else:
             assert yes in (0.0, 1.0)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == 4  # each answer generated and logged once
+    assert all(isinstance(r["text"], str) for r in lines)
 
 
 def test_rationale_unparseable_is_recorded_not_zero(tiny_models, tiny_videos, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from ._vlm_models import offline  # noqa: E402,F401 - fixture
+from ._vlm_models import offline, tiny_videos  # noqa: E402,F401 - fixtures
 
 from videojury.errors import MetricError  # noqa: E402
 from videojury.metrics import list_metrics, load_metric  # noqa: E402
@@ -273,5 +273,3 @@ def test_missing_folder_is_a_clear_error(tiny_videos, tmp_path):
     assert "nowhere" in df["error"].iloc[0]
     assert "not a known short name" in df["error"].iloc[0]
 
-
-from ._vlm_models import tiny_videos  # noqa: E402,F401 - fixture

@@ -190,11 +190,12 @@ class VideoLMM:
         return inputs.to(self.backbone.device)
 
     def _cast(self, inputs):
-        """Floating inputs (pixels) in the model's dtype; ids stay integer."""
+        """Pixel tensors in the model's dtype; ids, grids and timings left as they are
+        (Qwen's seconds-per-grid would lose precision in bf16)."""
         torch = _torch()
         out = {}
         for k, v in inputs.items():
-            if isinstance(v, torch.Tensor) and v.is_floating_point():
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and k.startswith("pixel"):
                 v = v.to(self.backbone.dtype)
             out[k] = v
         return out
@@ -218,8 +219,11 @@ class VideoLMM:
             with timer("preprocess"):
                 inputs = self.encode([frames[i] for i in batch], [texts[i] for i in batch])
             with self.backbone.lock, torch.inference_mode():
-                out = self.backbone.model(**self._cast(inputs), logits_to_keep=1,
-                                          use_cache=False)
+                try:  # only the last position's logits: a vocabulary-wide row per item
+                    out = self.backbone.model(**self._cast(inputs), logits_to_keep=1,
+                                              use_cache=False)
+                except TypeError:  # remote-code models without logits_to_keep
+                    out = self.backbone.model(**self._cast(inputs), use_cache=False)
             last = out.logits[:, -1, :].float()
             return list(torch.log_softmax(last, dim=-1).cpu().numpy())
 

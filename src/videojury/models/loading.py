@@ -188,7 +188,7 @@ def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None =
     command when the weights are not there, and :class:`MetricError` for a
     folder without safetensors weights.
     """
-    torch = _torch()
+    _torch()  # the [models] extra must be there: say so before anything else
     dev = select_device(device)
     _check_available(ck, ck.source, ck.revision)  # before any hub call: fail fast offline
     ck = _read_family(ck, trust_remote_code)

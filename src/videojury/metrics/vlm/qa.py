@@ -15,10 +15,18 @@ and it is read with :func:`videojury.analysis.qa.normalize_yes_no`; an
 answer that is neither (e.g. "not sure") makes the item an error naming
 the text, never a silent no. Compare ``qa_yes`` with the manifest's
 ``answer`` column for QA accuracy.
+
+The answer text is not a number, so it is not a stored score: in generate
+mode ``answer_log=PATH`` appends one JSON line per video (video, question,
+answer text, normalised answer, P(yes)), and :meth:`VideoQA.answer` returns
+the same records in Python.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -28,6 +36,8 @@ from ...video import Frames
 from ..base import ScoreField, register_metric
 from ._common import COMMON_OPTIONS, LMMMetric
 from .prompts import QA_TEMPLATE, fill, placeholders
+
+_LOG_LOCK = threading.Lock()
 
 
 def parse_yes_no(text: str) -> str | None:
@@ -52,7 +62,7 @@ class VideoQA(LMMMetric):
     description = "Yes/no QA about the video: P(yes) and the normalised answer."
     reference = "LOVE task accuracy (AIGVE-60K QA pairs)"
     default_options = {**COMMON_OPTIONS, "model": "qwen2.5-vl-7b", "template": QA_TEMPLATE,
-                       "mode": "logits", "max_new_tokens": 16}
+                       "mode": "logits", "max_new_tokens": 16, "answer_log": ""}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -71,28 +81,56 @@ class VideoQA(LMMMetric):
         ids = {self.lmm().continuation_id(text, w) for w in words}
         return float(sum(np.exp(lp[i]) for i in ids))
 
-    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+    def answer(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Per item: ``text`` (generate mode, else None), ``answer`` ("yes"/"no"/None),
+        ``p_yes``, ``p_yes_norm``."""
         lmm = self.lmm()
         texts = self.prompts(items)
-        logps = lmm.next_token_logprobs(frames, texts, self.batch_size,
-                                                 timer=self.timed)
-        answers: list[str | None] = [None] * len(items)
+        logps = lmm.next_token_logprobs(frames, texts, self.batch_size, timer=self.timed)
+        gens = None
         if self.options["mode"] == "generate":
             gens = lmm.generate(frames, texts, self.options["max_new_tokens"], self.batch_size,
                                 timer=self.timed)
-            bad = []
-            for i, g in enumerate(gens):
-                answers[i] = parse_yes_no(g.text)
-                if answers[i] is None:
-                    bad.append(f"{getattr(items[i], 'video', i)}: {g.text[:80]!r}")
-            if bad:
-                raise MetricError("the model's answer is neither yes nor no: " + "; ".join(bad))
         out = []
         for i, (text, lp) in enumerate(zip(texts, logps)):
             p_yes = min(1.0, self._p(text, lp, ("Yes", "yes")))
             p_no = min(1.0, self._p(text, lp, ("No", "no")))
             norm = p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
-            ans = answers[i] or ("yes" if p_yes >= p_no else "no")
-            out.append({"qa_p_yes": p_yes, "qa_p_yes_norm": norm,
-                        "qa_yes": 1.0 if ans == "yes" else 0.0})
+            if gens is not None:
+                said: str | None = gens[i].text
+                ans = parse_yes_no(gens[i].text)
+            else:
+                said, ans = None, ("yes" if p_yes >= p_no else "no")
+            out.append({"video": getattr(items[i], "video", None),
+                        "question": getattr(items[i], "question", None), "text": said,
+                        "answer": ans, "p_yes": p_yes, "p_yes_norm": norm})
+        self._log(out)
         return out
+
+    def _log(self, records: list[dict[str, Any]]) -> None:
+        path = self.options["answer_log"]
+        if not path or self.options["mode"] != "generate":
+            return
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with _LOG_LOCK, open(p, "a", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps({**r, "model": self.options["model"]},
+                                    ensure_ascii=False) + "\n")
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        key = lambda it: (getattr(it, "video", None), getattr(it, "question", None))  # noqa: E731
+        pending = getattr(self, "_pending", {})
+        if len(items) == 1 and key(items[0]) in pending:
+            recs = [pending.pop(key(items[0]))]  # answered already in a failed batch
+        else:
+            recs = self.answer(frames, items)
+        bad = [f"{r['video']}: {(r['text'] or '')[:80]!r}" for r in recs if r["answer"] is None]
+        if bad:
+            if len(recs) > 1:
+                # The executor rescores a failed batch item by item; keep the answers
+                # so that costs no second generation (and no duplicate log lines).
+                self._pending = {key(it): r for it, r in zip(items, recs)}
+            raise MetricError("the model's answer is neither yes nor no: " + "; ".join(bad))
+        return [{"qa_p_yes": r["p_yes"], "qa_p_yes_norm": r["p_yes_norm"],
+                 "qa_yes": 1.0 if r["answer"] == "yes" else 0.0} for r in recs]
