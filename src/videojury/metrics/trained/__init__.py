@@ -1,0 +1,193 @@
+"""``trained:DIR``: score with an evaluator trained by ``videojury train`` or ``videojury fit``.
+
+``DIR`` is either
+
+* an LMM evaluator folder (``evaluator.json`` + safetensors): the fields are
+  the evaluator's targets (``quality``, ``correspondence``, ...) as
+  predicted MOS on each target's scale, plus ``qa_yes`` (P(Yes) for the
+  item's question) with ``qa=true``. Options: ``device``, ``dtype``,
+  ``batch_size``, ``qa``, ``trust_remote_code``. Frames: the evaluator's own
+  (uniform, fixed size), so scores match training exactly;
+* a fusion model folder (``fusion.json``): one field named after the model,
+  computed from the input metrics, which the fusion metric runs itself on
+  each video with the exact specs it was fitted on.
+
+The metric's name is ``trained:<folder name>`` and its version is a digest
+of the folder's files, so a store never mixes scores of two different
+trainings, and moving the folder does not invalidate results.
+
+Nothing is imported from torch until a video is scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Sequence
+
+from ...errors import MetricError
+from ...video import FramePolicy, Frames, sample_many
+from ..base import Metric, ScoreField, load_metric, register_scheme
+
+
+def _digest(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def _rebuild(folder: str, options: dict[str, Any]) -> Metric:
+    return trained_metric(folder, **options)
+
+
+class TrainedEvaluatorMetric(Metric):
+    """Base of the per-folder classes :func:`trained_metric` makes for LMM evaluators."""
+
+    extra = "models"
+    description = "LMM evaluator trained with videojury train (LoRA + regression heads)"
+    reference = "LOVE (Wang et al., 2025) training recipe"
+    default_options = {"device": "", "dtype": "", "batch_size": 4, "qa": False,
+                       "trust_remote_code": False}
+    folder: str = ""
+    meta: dict[str, Any] = {}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.batch_size = max(1, int(self.options["batch_size"]))
+        self._evaluator = None
+
+    def frame_policy(self) -> FramePolicy:
+        from ...train.data import frame_policy
+
+        fr = self.meta["frames"]
+        return frame_policy(int(fr["n"]), fr["size"])
+
+    def evaluator(self):
+        """The loaded evaluator (on first use)."""
+        if self._evaluator is None:
+            from ...train.evaluator import load_evaluator
+
+            self._evaluator = load_evaluator(self.folder, self.options["device"],
+                                             self.options["dtype"],
+                                             bool(self.options["trust_remote_code"]))
+        return self._evaluator
+
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        return self.score_batch([frames], [item])[0]
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        ev = self.evaluator()
+        with self.timed("model"):
+            return ev.score(frames, items, batch_size=self.batch_size,
+                            qa=bool(self.options["qa"]))
+
+    def __reduce__(self):
+        return _rebuild, (self.folder, dict(self.options))
+
+
+class FusionMetric(Metric):
+    """Base of the per-folder classes :func:`trained_metric` makes for fusion models."""
+
+    description = "fusion of metric scores fitted to human MOS with videojury fit"
+    reference = "videojury fit (ridge / gradient boosting, CV grouped by prompt)"
+    default_options: dict[str, Any] = {}
+    folder: str = ""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        from ...train.fusion import load_fusion
+
+        self.fusion = load_fusion(self.folder)
+        specs = list(dict.fromkeys(i.metric for i in self.fusion.inputs))
+        unknown = [i.column for i in self.fusion.inputs if not i.metric]
+        if unknown:
+            raise MetricError(f"{self.folder}: input column(s) {unknown} have no known metric, "
+                              "so the fusion model cannot compute them; refit with "
+                              "--input COLUMN=METRIC, or apply it to a table of scores with "
+                              "FusionModel.predict_frame")
+        try:
+            self.inputs = {s: load_metric(s) for s in specs}
+        except MetricError as exc:
+            raise MetricError(f"{self.folder}: an input metric cannot be loaded ({exc})") from None
+        self.needs_prompt = any(m.needs_prompt for m in self.inputs.values())
+        self.needs_question = any(m.needs_question for m in self.inputs.values())
+        pols = {m.frame_policy() for m in self.inputs.values()}
+        # One shared policy: use the executor's frames. Several: decode the
+        # video once here for all of them (the executor then reads one frame).
+        self._shared = pols.pop() if len(pols) == 1 else None
+
+    def frame_policy(self) -> FramePolicy:
+        return self._shared if self._shared is not None else FramePolicy.uniform(1)
+
+    def text_for(self, item: Any) -> str:
+        return "\x1f".join(m.text_for(item) for m in self.inputs.values())
+
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        return self.score_batch([frames], [item])[0]
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        import numpy as np
+
+        per_metric: dict[str, list[dict[str, float]]] = {}
+        for spec, m in self.inputs.items():
+            if self._shared is not None:
+                got = frames
+            else:
+                got = [sample_many(it.video, [m.frame_policy()])[m.frame_policy()]
+                       for it in items]
+            per_metric[spec] = [m.check_scores(s) for s in m.score_batch(got, items)]
+        rows = []
+        for k in range(len(items)):
+            rows.append([per_metric[i.metric][k][i.field] for i in self.fusion.inputs])
+        pred = self.fusion.predict(np.asarray(rows, dtype=np.float64))
+        return [{self.fusion.name: float(v)} for v in pred]
+
+    def __reduce__(self):
+        return _rebuild, (self.folder, dict(self.options))
+
+
+def trained_metric(folder: str, **options: Any) -> Metric:
+    """The metric for an evaluator or fusion folder (the ``trained:`` scheme's factory)."""
+    p = Path(folder).expanduser()
+    if not p.is_dir():
+        raise MetricError(f"trained:{folder}: no such folder (it should hold evaluator.json "
+                          "from videojury train or fusion.json from videojury fit)")
+    if (p / "evaluator.json").is_file():
+        from ...train.saving import read_meta
+
+        meta = read_meta(p)
+        files = [p / "evaluator.json"] + [p / n for n in sorted(meta["files"])]
+        qa = str(options.get("qa", False)).strip().lower() in ("1", "true", "yes", "on")
+        fields = [ScoreField(t["name"], None, None, True,
+                             f"predicted MOS (0-{float(t['scale']):g})")
+                  for t in meta["targets"]]
+        if qa:
+            fields.append(ScoreField("qa_yes", 0.0, 1.0, True,
+                                     "P(Yes) to the item's question"))
+        needs_prompt = any("{prompt}" in t["question"] for t in meta["targets"])
+        cls = type("TrainedEvaluator", (TrainedEvaluatorMetric,), {
+            "name": f"trained:{p.resolve().name}", "version": _digest(files),
+            "fields": tuple(fields), "needs_prompt": needs_prompt, "needs_question": bool(qa),
+            "folder": str(p.resolve()), "meta": meta})
+        return cls(**options)
+    if (p / "fusion.json").is_file():
+        from ...train.fusion import load_fusion
+
+        fm = load_fusion(p)
+        cls = type("TrainedFusion", (FusionMetric,), {
+            "name": f"trained:{p.resolve().name}", "version": _digest([p / "fusion.json"]),
+            "fields": (ScoreField(fm.name, None, None, True,
+                                  f"{fm.kind} fusion of {len(fm.inputs)} metric fields, "
+                                  "predicted MOS"),),
+            "folder": str(p.resolve())})
+        return cls(**options)
+    raise MetricError(f"trained:{folder}: neither evaluator.json nor fusion.json in this folder")
+
+
+register_scheme("trained", trained_metric)
+
+__all__ = ["FusionMetric", "TrainedEvaluatorMetric", "trained_metric"]
