@@ -26,18 +26,32 @@ pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
 from videojury.analysis.correlation import srcc  # noqa: E402
-from videojury.data.synthetic import ClipSpec, make_dataset  # noqa: E402
+from videojury.data.synthetic import PROMPTS, ClipSpec, degrade, make_clip  # noqa: E402
 from videojury.errors import InputError, MetricError  # noqa: E402
+from videojury.video import write_video  # noqa: E402
 
 SPEC = ClipSpec(width=56, height=56, frames=4, fps=8.0)
 
 
 def _dataset(root: Path, clips: int, seed: int) -> Path:
-    man = make_dataset(root, n_clips=clips, kinds=("flicker",), levels=(1, 2, 3), spec=SPEC,
-                       seed=seed)
-    df = pd.read_csv(man)
-    df["mos"] = 100.0 - 30.0 * df["level"]  # the known function of the degradation
-    df.to_csv(man, index=False)
+    """Clips at flicker levels 0-3 with MOS = 100 - 30 x level, one prompt per clip.
+
+    Written losslessly (FFV1): x264 output is not byte-stable from run to run,
+    and the test should see the same pixels every time.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for c in range(clips):
+        clip = make_clip(seed + c, SPEC)
+        for level in range(4):
+            name = f"c{seed + c:03d}_flicker{level}.mkv"
+            write_video(root / name, degrade(clip, "flicker", level, seed=seed + c),
+                        fps=SPEC.fps, codec="ffv1", crf=None)
+            rows.append({"video": name, "prompt": PROMPTS[c % len(PROMPTS)],
+                         "prompt_id": f"p{seed + c:03d}", "level": level,
+                         "mos": 100.0 - 30.0 * level})  # the known function of the degradation
+    man = root / "manifest.csv"
+    pd.DataFrame(rows).to_csv(man, index=False)
     return man
 
 

@@ -43,6 +43,8 @@ def run(args) -> int:
 
     log = (lambda msg: None) if args.quiet else (lambda msg: console.print(msg))
     res = train(cfg, resume=args.resume, log=log)
+    if not res.main_process:
+        return 0  # under accelerate launch / torchrun, one process reports
     best = res.best or {}
     parts = [f"{k} {best[k]:.4f}" for k in ("srcc", "plcc", "krcc", "qa_acc")
              if isinstance(best.get(k), float)]

@@ -269,6 +269,12 @@ def split_examples(cfg) -> Split:
                     train_qa=[e for e in qa if not in_val(e)], val_qa=[e for e in qa if in_val(e)],
                     how=f"by {d.split}: {len(held)} of {len({key(e) for e in train + qa})} "
                         f"{d.split}s held out")
+        if d.split == "prompt":
+            loose = sum(1 for e in train + qa if not (e.prompt_id or e.prompt))
+            if loose:
+                # Without a prompt a row is its own group: say so, the split is then by video.
+                out.how += (f"; {loose} rows have no prompt or prompt_id and are grouped by "
+                            "video (give data.prompts or a prompt_id column)")
     if d.limit > 0:
         out.train, out.train_qa = out.train[:d.limit], out.train_qa[:d.limit]
     return out

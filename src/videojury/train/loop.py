@@ -82,6 +82,7 @@ class TrainResult:
     seconds: float = 0.0
     seconds_per_step: float = 0.0
     stopped_early: bool = False
+    main_process: bool = True  # False on the other ranks of a multi-process run
 
 
 def _fingerprint(cfg: TrainConfig) -> str:
@@ -778,7 +779,7 @@ class Trainer:
         seconds = time.perf_counter() - t_start
         result = TrainResult(self.out, self.out, best or final, baseline, history, global_step,
                              seconds, float(np.mean(step_times)) if step_times else 0.0,
-                             stopped_early)
+                             stopped_early, self.main)
         if self.main:
             write_json(self.out / "summary.json", {
                 "best": best, "baseline": baseline, "history": history,
@@ -803,6 +804,7 @@ class Trainer:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
+            self.say("TensorBoard is not installed; curves go to metrics.csv only")
             return None
         return SummaryWriter(str(self.out / "tensorboard"))
 
