@@ -35,6 +35,7 @@ class BatchMean(Metric):
     name = "test_batch_mean"
     fields = (ScoreField("bm_mean", 0, 255, True), ScoreField("bm_std", 0, None, False))
     default_options = {"batch_size": 1}
+    runtime_options = frozenset({"batch_size"})
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -53,3 +54,26 @@ class BatchMean(Metric):
 
     def score(self, frames, item):
         return self.score_batch([frames], [item])[0]
+
+
+@register_metric
+class LoadOnce(Metric):
+    """Mean grey level, after a one-time load that takes ``load_sleep`` seconds
+    (or fails with ``fail=True``)."""
+
+    name = "test_load_once"
+    fields = (ScoreField("lo_mean", 0, 255, True),)
+    default_options = {"load_sleep": 0.3, "fail": False}
+    loads = 0  # class-wide count of load() calls
+
+    def load(self):
+        type(self).loads += 1
+        if self.options["fail"]:
+            raise OSError("weights not found: run the download command first")
+        time.sleep(self.options["load_sleep"])
+
+    def frame_policy(self):
+        return FramePolicy.uniform(2)
+
+    def score(self, frames, item):
+        return {"lo_mean": float(frames.array.mean())}

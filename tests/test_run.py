@@ -90,6 +90,38 @@ def test_batch_of_four_equals_four_singles(tmp_path):
     assert batched["bm_std"].tolist() == single["bm_std"].tolist()
 
 
+def test_runtime_options_reuse_stored_scores(video_dir, tmp_path):
+    # batch_size changes how a metric runs, not what it computes: not in the key
+    paths = sorted(str(p) for p in video_dir.glob("*.mp4"))
+    store = tmp_path / "s.sqlite"
+    a = videojury.score(paths, metrics=["test_batch_mean:batch_size=1"], store=store)
+    b, stats = videojury.score(paths, metrics=["test_batch_mean:batch_size=3"], store=store,
+                               return_stats=True)
+    assert stats.computed == 0 and stats.cached == len(paths)
+    assert a["bm_mean"].tolist() == b["bm_mean"].tolist()
+    assert list(b.columns) == list(a.columns)  # the label ignores it too
+    assert videojury.load_metric("test_batch_mean:batch_size=3").label == "test_batch_mean"
+
+
+def test_load_runs_once_and_is_reported_as_setup(video_dir):
+    paths = sorted(str(p) for p in video_dir.glob("*.mp4"))
+    _plugins.LoadOnce.loads = 0
+    df, stats = videojury.score(paths, metrics=["test_load_once"], return_stats=True)
+    assert _plugins.LoadOnce.loads == 1 and df["error"].isna().all()
+    assert stats.setup_seconds >= 0.3
+    assert sum(stats.model_seconds.values()) < 0.3  # loading is not model time
+    assert stats.seconds_per_video == pytest.approx(
+        (stats.seconds - stats.setup_seconds) / stats.videos)
+    assert "setup" in stats.summary()
+
+
+def test_failed_load_makes_error_rows_not_a_crash(video_dir):
+    paths = sorted(str(p) for p in video_dir.glob("*.mp4"))
+    df = videojury.score(paths, metrics=["test_load_once:fail=true", "flicker"])
+    assert df["error"].str.contains("weights not found").all()
+    assert df["flicker"].notna().all()  # the other metric is unaffected
+
+
 def test_same_video_with_two_prompts_and_text_key(video_dir):
     from videojury.data.items import Item
     from videojury.run.executor import plan

@@ -32,11 +32,13 @@ def folder(tiny_videos, tmp_path) -> tuple[Path, Path]:
     return d, prompts
 
 
-def _args(folder, prompts, model, bs, out):
+def _args(folder, prompts, model, bs, out, flag=False):
+    # bs in each metric's spec, or (flag) once for all through --batch-size
+    opt = "" if flag else f",batch_size={bs}"
     return ["score", str(folder), "--prompts", str(prompts),
-            "--metric", f"vqascore:model={model},batch_size={bs}",
-            "--metric", f"judge_quality:model={model},batch_size={bs}",
-            "--no-store", "--quiet", "-o", str(out)]
+            "--metric", f"vqascore:model={model}{opt}",
+            "--metric", f"judge_quality:model={model}{opt}",
+            "--no-store", "--quiet", "-o", str(out)] + (["--batch-size", str(bs)] if flag else [])
 
 
 def test_cli_vqascore_and_level_judge(folder, tiny_models, tmp_path, monkeypatch):
@@ -49,13 +51,22 @@ def test_cli_vqascore_and_level_judge(folder, tiny_models, tmp_path, monkeypatch
     proc = subprocess.run([sys.executable, "-m", "videojury", *_args(d, prompts, model, 4, out1)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    # The same command twice more in this process: batch size 4 again, then 1.
+    # The same command twice more in this process: batch size 4 again, then 1
+    # (given by --batch-size).
     from videojury.cli import main
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out2, out3 = tmp_path / "run2.csv", tmp_path / "run3.csv"
     assert main(_args(d, prompts, model, 4, out2)) == 0
-    assert main(_args(d, prompts, model, 1, out3)) == 0
+    from videojury.models.lmm import VideoLMM
+
+    calls = []
+    real = VideoLMM.encode
+    monkeypatch.setattr(VideoLMM, "encode",
+                        lambda self, frames, texts: calls.append(len(frames)) or real(
+                            self, frames, texts))
+    assert main(_args(d, prompts, model, 1, out3, flag=True)) == 0
+    assert calls and set(calls) == {1}  # the flag reached both metrics
     r1, r2, r3 = (pd.read_csv(p) for p in (out1, out2, out3))
     assert len(r1) == 4 and r1["error"].isna().all()
     assert r1["vqascore"].between(0, 1).all()

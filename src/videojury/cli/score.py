@@ -28,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--address", default=None, help="Ray cluster address (auto, ray://host:port)")
     p.add_argument("--workers", type=int, default=None, help="Ray: number of workers")
     p.add_argument("--gpus-per-worker", type=float, default=None, help="Ray: GPUs per worker")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="items per model call for every metric that batches (sets its "
+                        "batch_size option; not part of the store key)")
     p.add_argument("--dry-run", action="store_true",
                    help="plan only: how many results are cached, how many remain, and the "
                         "estimated time from scoring a short sample (kept in the store)")
@@ -51,6 +54,25 @@ def _backend_options(args) -> dict:
     return opts
 
 
+def _with_batch_size(specs: list[str], batch_size: int | None) -> list:
+    """Metric specs, with ``batch_size=N`` given to every metric that takes it
+    and whose spec does not set it."""
+    if batch_size is None:
+        return specs
+    from ..errors import InputError
+    from ..metrics.base import load_metric, parse_spec
+
+    if batch_size < 1:
+        raise InputError("--batch-size must be at least 1")
+    out = []
+    for spec in specs:
+        metric = load_metric(spec)
+        if "batch_size" in metric.default_options and "batch_size" not in parse_spec(spec)[1]:
+            metric = load_metric(spec, batch_size=batch_size)
+        out.append(metric)
+    return out
+
+
 def run(args) -> int:
     from ..api import resolve_metrics
     from ..data.items import check_text_needs, load_items
@@ -70,7 +92,7 @@ def run(args) -> int:
             items.extend(load_items([p]))
         else:
             items.extend(load_items(p, args.prompts))
-    metrics = resolve_metrics(args.metric)
+    metrics = resolve_metrics(_with_batch_size(args.metric, args.batch_size))
     for m in metrics:
         check_text_needs(items, m.name, m.needs_prompt, m.needs_question)
     executor = get_executor(args.backend, **_backend_options(args))
@@ -117,9 +139,11 @@ def _estimate(job, store, executor, n: int) -> None:
     stats = executor.run(job.first_videos(n), store)
     left = remaining - stats.videos
     console.print(f"sample: {stats.videos} videos in {stats.seconds:.1f}s "
-                  f"({stats.seconds_per_video:.2f}s per video; decode "
+                  f"(setup {stats.setup_seconds:.1f}s, then "
+                  f"{stats.seconds_per_video:.2f}s per video; decode "
                   f"{stats.decode_seconds:.1f}s, preprocess "
                   f"{sum(stats.preprocess_seconds.values()):.1f}s, model "
                   f"{sum(stats.model_seconds.values()):.1f}s); results kept in the store")
+    # The real run pays the setup (model loads, workers) again, once.
     console.print(f"estimated time for the remaining {left} videos: "
-                  f"{_duration(stats.seconds_per_video * left)}")
+                  f"{_duration(stats.setup_seconds + stats.seconds_per_video * left)}")

@@ -76,6 +76,10 @@ class Metric:
     reference: ClassVar[str] = ""  # what it reproduces (paper / code)
     default_options: ClassVar[dict[str, Any]] = {}
     batch_size: ClassVar[int] = 1  # preferred number of items per score_batch call
+    # Options that change how a metric runs but not what it computes (batch
+    # size, device, log files): left out of the store key and of the label, so
+    # a rerun with another batch size reuses the stored scores.
+    runtime_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **options: Any) -> None:
         self.options = self._check_options(options)
@@ -97,6 +101,15 @@ class Metric:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
 
     # --- declared behaviour -------------------------------------------------
+    def load(self) -> None:
+        """Load weights or other one-time state (default: nothing to load).
+
+        The executor calls it once before the metric's first batch and reports
+        its time as ``load``, apart from the per-video cost; an exception here
+        makes that batch's items error rows, like one from :meth:`score`.
+        Must be idempotent.
+        """
+
     def frame_policy(self) -> FramePolicy:
         """The frames this metric needs (sampling and size)."""
         raise NotImplementedError
@@ -121,13 +134,18 @@ class Metric:
     # --- identity -----------------------------------------------------------
     @property
     def options_key(self) -> str:
-        """Canonical JSON of the options (sorted keys), used in the store key."""
-        return json.dumps(self.options, sort_keys=True, separators=(",", ":"), default=str)
+        """Canonical JSON of the options that decide the scores (sorted keys).
+
+        Part of the store key; :attr:`runtime_options` are left out.
+        """
+        keyed = {k: v for k, v in self.options.items() if k not in self.runtime_options}
+        return json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
 
     @property
     def label(self) -> str:
         """``name`` plus the options that differ from the defaults, e.g. ``niqe:pool=median``."""
-        diff = {k: v for k, v in self.options.items() if self.default_options.get(k) != v}
+        diff = {k: v for k, v in self.options.items()
+                if self.default_options.get(k) != v and k not in self.runtime_options}
         if not diff:
             return self.name
         return self.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(diff.items()))

@@ -112,12 +112,13 @@ class VideoLMM:
         if vp is None:
             raise MetricError(f"the processor of {backbone.checkpoint.name} takes no videos "
                               "(no video_processor); use a checkpoint whose processor does")
-        self._video_kwargs: dict[str, Any] = {"do_sample_frames": False}
+        # Processor keywords for videos (public: training encodes the same way).
+        self.video_kwargs: dict[str, Any] = {"do_sample_frames": False}
         # Qwen's processors can bound each frame's pixels the way the
         # reference qwen-vl-utils does; ask for it when the checkpoint's
         # config leaves it unset, so long videos do not explode in tokens.
         if hasattr(vp, "cap_pixels_per_frame") and vp.cap_pixels_per_frame is None:
-            self._video_kwargs["cap_pixels_per_frame"] = True
+            self.video_kwargs["cap_pixels_per_frame"] = True
 
     # --- prompts ------------------------------------------------------------
     def render(self, question: str, prefix: str = "", system: str | None = None) -> str:
@@ -166,7 +167,8 @@ class VideoLMM:
 
     # --- inputs -------------------------------------------------------------
     @staticmethod
-    def _metadata(frames: Frames):
+    def metadata(frames: Frames):
+        """transformers' ``VideoMetadata`` for sampled frames (fps, size, indices)."""
         from transformers.video_utils import VideoMetadata
 
         info = frames.info
@@ -179,10 +181,10 @@ class VideoLMM:
     def encode(self, frames: Sequence[Frames], texts: Sequence[str]):
         """Processor output for a batch (tensors on the model's device)."""
         videos = [np.ascontiguousarray(f.array) for f in frames]
-        meta = [self._metadata(f) for f in frames]
+        meta = [self.metadata(f) for f in frames]
         try:
             inputs = self.processor(text=list(texts), videos=videos, video_metadata=meta,
-                                    padding=True, return_tensors="pt", **self._video_kwargs)
+                                    padding=True, return_tensors="pt", **self.video_kwargs)
         except TypeError:
             # Processors without metadata support (remote-code ones) take plain frames.
             inputs = self.processor(text=list(texts), videos=videos, padding=True,

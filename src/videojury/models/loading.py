@@ -179,14 +179,17 @@ def _model_class(ck: Checkpoint):
 
 
 def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None = None,
-                  trust_remote_code: bool = False) -> Backbone:
+                  trust_remote_code: bool = False, *, shared: bool = True) -> Backbone:
     """Load (or reuse) the model and processor of ``ck``.
 
-    The result is cached for the life of the process under the resolved
-    device and dtype, so every metric naming the same checkpoint gets the
-    same object. Raises :class:`CheckpointNotFoundError` with the download
-    command when the weights are not there, and :class:`MetricError` for a
-    folder without safetensors weights.
+    With ``shared`` (the default) the result is cached for the life of the
+    process under the resolved device and dtype, so every metric naming the
+    same checkpoint gets the same object. ``shared=False`` loads a private
+    copy through the same path, neither read from nor added to the cache (for
+    training, which changes the model it holds). Raises
+    :class:`CheckpointNotFoundError` with the download command when the
+    weights are not there, and :class:`MetricError` for a folder without
+    safetensors weights.
     """
     _torch()  # the [models] extra must be there: say so before anything else
     dev = select_device(device)
@@ -195,47 +198,52 @@ def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None =
     dt = select_dtype(dtype, dev, ck.dtype)
     key = (ck.source, ck.processor_source, ck.revision, dev, str(dt), bool(trust_remote_code),
            ck.family)
+    if not shared:
+        return _load(ck, dev, dt, trust_remote_code)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
-        if hit is not None:
-            return hit
-        if ck.processor_source:
-            _check_available(ck, ck.processor_source, None)
-        transformers = _transformers()
-        cls = _model_class(ck)
-        kwargs: dict[str, Any] = {"dtype": dt, "use_safetensors": True,
-                                  "trust_remote_code": bool(trust_remote_code)}
-        if ck.revision:
-            kwargs["revision"] = ck.revision
-        if dev.startswith("cuda"):
-            kwargs["device_map"] = {"": dev}  # load straight onto the GPU
-        try:
-            model = cls.from_pretrained(ck.source, **kwargs)
-            processor = transformers.AutoProcessor.from_pretrained(
-                ck.processor_source or ck.source, trust_remote_code=bool(trust_remote_code))
-        except OSError as exc:
-            msg = str(exc)
-            if "safetensors" in msg.lower() or ".bin" in msg:
-                raise MetricError(f"{ck.source}: no safetensors weights ({_first_line(exc)}); "
-                                  "videojury loads .safetensors only. Convert the checkpoint "
-                                  "(load it and save_pretrained it) or use one that ships "
-                                  "safetensors") from None
-            raise _missing(ck, ck.source, f"could not be loaded ({_first_line(exc)})") from None
-        if not dev.startswith("cuda"):
-            model = model.to(dev)
-        model.eval()
-        model.requires_grad_(False)
-        tok = getattr(processor, "tokenizer", None)
-        if tok is not None and ck.kind == "lmm":
-            # Decoder-only batches are padded on the left so every row's last
-            # position is its last real token (next-token reads and generation).
-            tok.padding_side = "left"
-            if tok.pad_token is None:
-                tok.pad_token = tok.eos_token
-        backbone = Backbone(ck, model, processor, dev, dt)
-        _CACHE[key] = backbone
-        _LOADS[ck.source] += 1
-        return backbone
+        if hit is None:
+            hit = _CACHE[key] = _load(ck, dev, dt, trust_remote_code)
+        return hit
+
+
+def _load(ck: Checkpoint, dev: str, dt: Any, trust_remote_code: bool) -> Backbone:
+    """Read the weights and processor of ``ck`` onto ``dev`` in ``dt``."""
+    if ck.processor_source:
+        _check_available(ck, ck.processor_source, None)
+    transformers = _transformers()
+    cls = _model_class(ck)
+    kwargs: dict[str, Any] = {"dtype": dt, "use_safetensors": True,
+                              "trust_remote_code": bool(trust_remote_code)}
+    if ck.revision:
+        kwargs["revision"] = ck.revision
+    if dev.startswith("cuda"):
+        kwargs["device_map"] = {"": dev}  # load straight onto the GPU
+    try:
+        model = cls.from_pretrained(ck.source, **kwargs)
+        processor = transformers.AutoProcessor.from_pretrained(
+            ck.processor_source or ck.source, trust_remote_code=bool(trust_remote_code))
+    except OSError as exc:
+        msg = str(exc)
+        if "safetensors" in msg.lower() or ".bin" in msg:
+            raise MetricError(f"{ck.source}: no safetensors weights ({_first_line(exc)}); "
+                              "videojury loads .safetensors only. Convert the checkpoint "
+                              "(load it and save_pretrained it) or use one that ships "
+                              "safetensors") from None
+        raise _missing(ck, ck.source, f"could not be loaded ({_first_line(exc)})") from None
+    if not dev.startswith("cuda"):
+        model = model.to(dev)
+    model.eval()
+    model.requires_grad_(False)
+    tok = getattr(processor, "tokenizer", None)
+    if tok is not None and ck.kind == "lmm":
+        # Decoder-only batches are padded on the left so every row's last
+        # position is its last real token (next-token reads and generation).
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+    _LOADS[ck.source] += 1
+    return Backbone(ck, model, processor, dev, dt)
 
 
 def load_count(source: str | os.PathLike) -> int:

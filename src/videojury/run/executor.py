@@ -10,7 +10,7 @@ be read, too short, metric raised) becomes an error result for that video and
 metric only, and the run goes on.
 
 Another backend (Ray) implements :class:`Executor` over the same plan and the
-same per-video work function, :func:`process_video`.
+same work functions, :func:`decode_for` and :func:`score_batch_safely`.
 """
 
 from __future__ import annotations
@@ -96,10 +96,14 @@ class RunStats:
     model_seconds: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     backend: str = "local"
+    setup_seconds: float = 0.0  # one-time costs inside ``seconds``: model loads, workers
 
     @property
     def seconds_per_video(self) -> float:
-        return self.seconds / self.videos if self.videos else 0.0
+        """Wall time per video once set up (one-time costs left out)."""
+        if not self.videos:
+            return 0.0
+        return max(0.0, self.seconds - self.setup_seconds) / self.videos
 
     def add_metric_time(self, label: str, preprocess: float, model: float) -> None:
         self.preprocess_seconds[label] = self.preprocess_seconds.get(label, 0.0) + preprocess
@@ -114,11 +118,12 @@ class RunStats:
             f"{self.total} results: {self.computed} computed, {self.cached} cached, "
             f"{self.failed} failed",
             f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s, {self.backend}); "
-            f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
+            + (f"setup {self.setup_seconds:.1f}s, " if self.setup_seconds >= 0.05 else "")
+            + f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
             + (f"; peak memory {self.peak_rss_mb:.0f} MB" if self.peak_rss_mb else ""),
         ]
         if self.videos and self.videos_in_input:
-            full = self.seconds_per_video * self.videos_in_input
+            full = self.setup_seconds + self.seconds_per_video * self.videos_in_input
             lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "
                          f"{_duration(full)}")
         return "\n".join(lines)
@@ -212,10 +217,20 @@ def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence
     """Score a batch; per item the checked scores or the exception.
 
     A batch that raises is scored again one item at a time, so one bad video
-    does not take its neighbours down. Returns the outcomes and the seconds
-    spent in preprocessing and in the rest of the metric.
+    does not take its neighbours down. The metric's :meth:`~Metric.load` runs
+    before its first batch (its time goes to ``metric.timings["load"]``).
+    Returns the outcomes and the seconds spent in preprocessing and in the
+    rest of the metric.
     """
     timings = metric.__dict__.setdefault("timings", {})
+    if not metric.__dict__.get("_videojury_loaded"):
+        # One-time loading is timed apart (timings["load"]), not as model time.
+        with metric.timed("load"):
+            try:
+                metric.load()
+            except Exception as exc:  # noqa: BLE001 - the batch's items become errors
+                return [exc] * len(frames), 0.0, 0.0
+        metric.__dict__["_videojury_loaded"] = True
     pre0 = timings.get("preprocess", 0.0)
     t0 = time.perf_counter()
     outcomes: list[dict | BaseException]
@@ -267,6 +282,8 @@ class LocalExecutor(Executor):
         stats = RunStats(total=plan.total, cached=len(plan.cached),
                          videos_in_input=plan.distinct_videos)
         queues: dict[int, list[tuple[Task, Frames]]] = defaultdict(list)
+        load0 = {id(m): m.__dict__.setdefault("timings", {}).get("load", 0.0)
+                 for m in plan.metrics}
 
         def record(results: list[Result]) -> None:
             store.put(results)
@@ -309,6 +326,8 @@ class LocalExecutor(Executor):
         for m_i in list(queues):
             flush(m_i)
         stats.seconds = time.perf_counter() - t0
+        stats.setup_seconds = sum(m.timings.get("load", 0.0) - load0.get(id(m), 0.0)
+                                  for m in plan.metrics)
         stats.peak_rss_mb = _peak_rss_mb()
         return stats
 

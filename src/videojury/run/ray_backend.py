@@ -183,18 +183,20 @@ class _ScoringWorker:
         return {"pid": os.getpid(), "error": self.load_error}
 
     def score(self, metric_index: int, items: list, *frames: Frames
-              ) -> tuple[list[tuple[str, Any]], float, float, float]:
+              ) -> tuple[list[tuple[str, Any]], float, float, float, float]:
         """Score one batch: per item ``("ok", scores)`` or ``("error", message)``,
-        then preprocessing and model seconds, and this process's peak memory (MB)."""
+        then preprocessing, model and (first batch only) loading seconds, and this
+        process's peak memory (MB)."""
         if self.load_error is not None:
             raise VideoJuryError(self.load_error)
         metric = self.metrics[metric_index]
         if metric is None:
             raise VideoJuryError(f"metric #{metric_index} was not loaded on this worker")
+        load0 = metric.__dict__.setdefault("timings", {}).get("load", 0.0)
         outcomes, pre, model = score_batch_safely(metric, [_writable(f) for f in frames], items)
         out = [("error", error_text(o)) if isinstance(o, BaseException) else ("ok", o)
                for o in outcomes]
-        return out, pre, model, _peak_rss_mb()
+        return out, pre, model, metric.timings.get("load", 0.0) - load0, _peak_rss_mb()
 
 
 # --------------------------------------------------------------------------- driver side
@@ -217,6 +219,7 @@ class _Slot:
     actor: Any
     generation: int = 0
     busy: int = 0
+    load_seconds: float = 0.0  # model loading in this slot's actors
 
 
 @dataclass
@@ -329,11 +332,17 @@ class RayExecutor(Executor):
             stats.peak_rss_mb = _peak_rss_mb()
             return stats
         started = self._connect()
+        run = None
         try:
-            _Run(self, plan, store, progress, stats, groups, t_start).go()
+            run = _Run(self, plan, store, progress, stats, groups, t_start)
+            run.go()
         finally:
             if started:
                 self.ray.shutdown()
+        # One-time costs: starting the actors, then their model loads (in
+        # parallel, so the slowest slot's).
+        stats.setup_seconds = self.setup_seconds + max(
+            (s.load_seconds for s in getattr(run, "slots", [])), default=0.0)
         stats.seconds = time.perf_counter() - t_start
         stats.peak_rss_mb = max(stats.peak_rss_mb, _peak_rss_mb())
         return stats
@@ -477,7 +486,7 @@ class _Run:
             slot.busy -= 1
         ray = self.ray
         try:
-            outcomes, pre, model, rss = ray.get(ref)
+            outcomes, pre, model, load, rss = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             # Our own wrapper raised (score_batch_safely catches metric errors):
             # deterministic, so retrying would only fail again.
@@ -488,6 +497,7 @@ class _Run:
             self._worker_lost(unit, slot_i, generation, exc)
             return
         metric = self.plan.metrics[unit.metric_index]
+        slot.load_seconds += load
         self.stats.add_metric_time(metric.label, pre, model)
         self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, rss)
         per = (pre + model) / len(unit.tasks)

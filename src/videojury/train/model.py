@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -48,9 +47,6 @@ _VISION_PATTERN = re.compile(r"(^|\.)(visual|vision_tower|vision_model)(\.|$)")
 
 # --- the backbone ---------------------------------------------------------------
 
-_PRIVATE = threading.Lock()
-
-
 def load_private_backbone(checkpoint, device: str | None, dtype: str | None,
                           trust_remote_code: bool):
     """Load a backbone that no other metric shares.
@@ -59,18 +55,12 @@ def load_private_backbone(checkpoint, device: str | None, dtype: str | None,
     for every metric that names a checkpoint; an evaluator injects LoRA
     layers into its model and trains it, which must not change what a level
     judge in the same run sees. This loads through the same code path (same
-    offline handling, safetensors only, same errors) with the shared cache
-    set aside, so the result is a fresh, private copy.
+    offline handling, safetensors only, same errors) with ``shared=False``,
+    so the result is a fresh, private copy.
     """
-    from ..models import loading
+    from ..models.loading import load_backbone
 
-    with _PRIVATE:
-        shared = loading._CACHE
-        loading._CACHE = {}
-        try:
-            return loading.load_backbone(checkpoint, device, dtype, trust_remote_code)
-        finally:
-            loading._CACHE = shared
+    return load_backbone(checkpoint, device, dtype, trust_remote_code, shared=False)
 
 
 # --- prompts and level words ------------------------------------------------------
@@ -164,7 +154,7 @@ class PromptEncoder:
         self.targets = list(targets)
         # The chat wrapper decides how a family's processor takes frames; reuse
         # its settings so training sees exactly what scoring sees.
-        self.video_kwargs = dict(getattr(lmm, "_video_kwargs", {"do_sample_frames": False}))
+        self.video_kwargs = dict(lmm.video_kwargs)
 
     # texts --------------------------------------------------------------------
     def mos_texts(self, target: int, prompt: str | None, value: float | None,
@@ -199,7 +189,7 @@ class PromptEncoder:
         video = np.ascontiguousarray(frames.array)
         try:
             out = self.processor(text=[text], videos=[video],
-                                 video_metadata=[VideoLMM._metadata(frames)],
+                                 video_metadata=[VideoLMM.metadata(frames)],
                                  return_tensors="pt", **self.video_kwargs)
         except TypeError:
             out = self.processor(text=[text], videos=[video], return_tensors="pt")

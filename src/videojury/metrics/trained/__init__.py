@@ -52,6 +52,7 @@ class TrainedEvaluatorMetric(Metric):
     reference = "LOVE (Wang et al., 2025) training recipe"
     default_options = {"device": "", "dtype": "", "batch_size": 4, "qa": False,
                        "trust_remote_code": False}
+    runtime_options = frozenset({"device", "batch_size"})
     folder: str = ""
     meta: dict[str, Any] = {}
 
@@ -75,6 +76,9 @@ class TrainedEvaluatorMetric(Metric):
                                              self.options["dtype"],
                                              bool(self.options["trust_remote_code"]))
         return self._evaluator
+
+    def load(self) -> None:
+        self.evaluator()
 
     def score(self, frames: Frames, item: Any) -> dict[str, float]:
         return self.score_batch([frames], [item])[0]
@@ -122,6 +126,10 @@ class FusionMetric(Metric):
 
     def frame_policy(self) -> FramePolicy:
         return self._shared if self._shared is not None else FramePolicy.uniform(1)
+
+    def load(self) -> None:
+        for m in self.inputs.values():
+            m.load()
 
     def text_for(self, item: Any) -> str:
         return "\x1f".join(m.text_for(item) for m in self.inputs.values())

@@ -38,6 +38,8 @@ class ModelMetric(Metric):
 
     extra = "models"
     min_frames: ClassVar[int] = 1
+    # dtype stays in the key: bf16 and fp32 give different numbers.
+    runtime_options = frozenset({"device", "batch_size"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -77,6 +79,9 @@ class ModelMetric(Metric):
                                            self.options["trust_remote_code"])
         return self._backbone
 
+    def load(self) -> None:
+        self.backbone()
+
     def score(self, frames: Frames, item: Any) -> dict[str, float]:
         return self.score_batch([frames], [item])[0]
 
@@ -104,6 +109,9 @@ class LMMMetric(ModelMetric):
 
             self._lmm = VideoLMM(self.backbone())
         return self._lmm
+
+    def load(self) -> None:
+        self.lmm()
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()

@@ -63,6 +63,7 @@ class VideoQA(LMMMetric):
     reference = "LOVE task accuracy (AIGVE-60K QA pairs)"
     default_options = {**COMMON_OPTIONS, "model": "qwen2.5-vl-7b", "template": QA_TEMPLATE,
                        "mode": "logits", "max_new_tokens": 16, "answer_log": ""}
+    runtime_options = frozenset({"device", "batch_size", "answer_log"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

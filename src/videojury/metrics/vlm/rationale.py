@@ -122,6 +122,7 @@ class RationaleJudge(LMMMetric):
     reference = "VideoScore2 (He et al., 2025)"
     default_options = {**COMMON_OPTIONS, "model": "videoscore2", "template": RATIONALE_TEMPLATE,
                        "max_new_tokens": 512, "rationale_log": ""}
+    runtime_options = frozenset({"device", "batch_size", "rationale_log"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
