@@ -88,3 +88,21 @@ def test_entry_point_plugins_register(monkeypatch):
         assert "plugin_metric_for_test" in videojury.list_metrics()
     finally:
         base_mod._REGISTRY.pop("plugin_metric_for_test", None)
+
+
+def test_core_imports_no_torch_and_no_ray():
+    # A fresh interpreter: the core (decode, classical metrics, statistics,
+    # benchmarks, reports, the CLI) must not pull in the optional extras.
+    import subprocess
+    import sys
+
+    code = ("import sys, videojury, videojury.analysis, videojury.human, videojury.bench, "
+            "videojury.report, videojury.cli, videojury.analysis.leaderboard\n"
+            "videojury.list_metrics(); [videojury.load_metric(m) for m in "
+            "('niqe', 'brisque', 'piqe', 'flicker', 'dynamic_degree')]\n"
+            "print(sorted(m for m in ('torch', 'ray', 'transformers', 'peft', 'accelerate') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import Sequence
@@ -19,7 +20,10 @@ from rich.console import Console
 from ..errors import VideoJuryError
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False)
+# Tables go to stdout; piped to a file they keep their width instead of
+# folding every cell at 80 columns.
+out = Console(highlight=False,
+              width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250)
 
 # Verbs in the order `videojury --help` shows them; discovered extras follow.
 _ORDER = ("demo", "score", "metrics", "export", "bench", "leaderboard", "report", "mos", "pairs",

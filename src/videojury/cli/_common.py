@@ -59,9 +59,25 @@ def progress_bar(total: int, label: str, enabled: bool | None = None) -> Iterato
         yield lambda n=1: prog.advance(task, n)
 
 
-def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str = "{:.4f}",
+def _auto_float(v: float) -> str:
+    """About four significant digits: 0.9896, 10.80, 100.0."""
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.4f}"
+
+
+def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str | None = None,
                 max_rows: int = 60) -> Table:
-    """A rich table of a DataFrame (numbers formatted, long frames cut)."""
+    """A rich table of a DataFrame (numbers formatted, long frames cut).
+
+    ``floatfmt`` (e.g. ``"{:.3f}"``) formats every float; by default each
+    gets about four significant digits.
+    """
     table = Table(title=title, show_lines=False)
     for col in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[col])
@@ -74,7 +90,7 @@ def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str = "{:.
             if v is None or (isinstance(v, float) and v != v):
                 cells.append("")
             elif isinstance(v, float):
-                cells.append(floatfmt.format(v))
+                cells.append(floatfmt.format(v) if floatfmt else _auto_float(v))
             else:
                 cells.append(str(v))
         table.add_row(*cells)
