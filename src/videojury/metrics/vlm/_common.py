@@ -13,11 +13,32 @@ off unless the user turns it on.
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from ...errors import MetricError
 from ...video import FramePolicy, Frames
 from ..base import Metric
+
+_LOG_LOCK = threading.Lock()
+
+
+def append_log(path: str, records: Sequence[dict[str, Any]], model: str) -> None:
+    """Append one JSON line per record (plus the model's name) to ``path``.
+
+    Used by the metrics that generate text (QA answers, rationales) so the
+    text behind each score can be read later; a no-op for an empty path.
+    """
+    if not path:
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with _LOG_LOCK, open(p, "a", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps({**r, "model": model}, ensure_ascii=False) + "\n")
+
 
 # Options every model-backed metric takes, with their defaults.
 COMMON_OPTIONS: dict[str, Any] = {

@@ -24,9 +24,6 @@ the same records in Python.
 
 from __future__ import annotations
 
-import json
-import threading
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,10 +31,8 @@ import numpy as np
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric
+from ._common import COMMON_OPTIONS, LMMMetric, append_log
 from .prompts import QA_TEMPLATE, fill, placeholders
-
-_LOG_LOCK = threading.Lock()
 
 
 def parse_yes_no(text: str) -> str | None:
@@ -109,15 +104,8 @@ class VideoQA(LMMMetric):
         return out
 
     def _log(self, records: list[dict[str, Any]]) -> None:
-        path = self.options["answer_log"]
-        if not path or self.options["mode"] != "generate":
-            return
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with _LOG_LOCK, open(p, "a", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps({**r, "model": self.options["model"]},
-                                    ensure_ascii=False) + "\n")
+        if self.options["mode"] == "generate":
+            append_log(self.options["answer_log"], records, self.options["model"])
 
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
         key = lambda it: (getattr(it, "video", None), getattr(it, "question", None))  # noqa: E731

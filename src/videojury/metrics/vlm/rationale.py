@@ -26,21 +26,17 @@ Python.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from pathlib import Path
 from typing import Any, Sequence
 
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric
+from ._common import COMMON_OPTIONS, LMMMetric, append_log
 from .prompts import RATIONALE_AXES, RATIONALE_TEMPLATE, fill, placeholders
 
 _NUM = r"(?P<num>[0-9]+(?:\.[0-9]+)?)"
 _TAIL = r"(?:\s*(?:/\s*5(?:\.0)?|out\s+of\s+5|of\s+5))?"
-_LOG_LOCK = threading.Lock()
 
 
 def _axis_pattern(aliases: Sequence[str]) -> re.Pattern:
@@ -161,15 +157,7 @@ class RationaleJudge(LMMMetric):
         return out
 
     def _log(self, records: list[dict[str, Any]]) -> None:
-        path = self.options["rationale_log"]
-        if not path:
-            return
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with _LOG_LOCK, open(p, "a", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps({**r, "model": self.options["model"]},
-                                    ensure_ascii=False) + "\n")
+        append_log(self.options["rationale_log"], records, self.options["model"])
 
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
         key = lambda it: (getattr(it, "video", None), getattr(it, "prompt", None))  # noqa: E731
