@@ -133,3 +133,13 @@ def test_pairs_cli(study, capsys):
     assert (m["ci_low"] <= m["score"]).all() and (m["score"] <= m["ci_high"]).all()
     assert "Bradley-Terry scores per model" in capsys.readouterr().out
     assert main(["pairs", str(study / "prefs.csv")]) == 2  # default column names are absent
+
+
+def test_correlate_unknown_by_column_is_an_error(study, capsys):
+    # A misspelt --by used to be dropped silently, leaving only the overall rows.
+    rc = main(["correlate", str(study / "scores.csv"), "--human", str(study / "train_perception.jsonl"),
+               "--bootstrap", "0", "--field", "clip", "--by", "dimensoin"])
+    assert rc == 2
+    assert "--by 'dimensoin'" in capsys.readouterr().err
+    assert main(["correlate", str(study / "scores.csv"), "--human", str(study / "train_perception.jsonl"),
+                 "--bootstrap", "0", "--field", "clip", "--by", "model"]) == 0

@@ -14,6 +14,7 @@ from videojury.analysis.agreement import (
     model_level,
     pair_accuracy,
     prompt_pairs,
+    score_fields,
 )
 from videojury.errors import InputError
 
@@ -48,6 +49,19 @@ def test_join_ambiguous_basename_is_not_guessed():
     assert rep.ambiguous == ["/tmp/001.mp4"]
     assert rep.unmatched_predictions == ["/tmp/001.mp4"]
     assert sorted(rep.unmatched_human) == ["Gen3/001.mp4", "Sora/001.mp4"]
+
+
+def test_join_does_not_hand_a_leftover_label_to_another_models_video():
+    # "A/001.mp4" is matched exactly; "B/001.mp4" has no label. Its bare name
+    # must not pick "C/001.mp4" just because that is the only one left.
+    pred = pd.DataFrame({"video": ["A/001.mp4", "/x/B/001.mp4"], "s": [1.0, 2.0]})
+    human = _human(["A/001.mp4", "C/001.mp4"], [1.0, 9.0])
+    with pytest.raises(InputError, match=r"no human label.*row 2"):
+        join_scores(pred, human)
+    joined, rep = join_scores(pred, human, allow_unmatched=True)
+    assert joined["video"].tolist() == ["A/001.mp4"]
+    assert rep.unmatched_predictions == ["/x/B/001.mp4"]
+    assert rep.unmatched_human == ["C/001.mp4"]
 
 
 def test_unmatched_prediction_raises_naming_row_and_is_reported_when_allowed():
@@ -102,6 +116,18 @@ def test_non_numeric_score_and_missing_field():
         agreement(pred.drop(columns=["video"]), human, n_resamples=0)
     with pytest.raises(InputError, match="missing column 'mos'"):
         agreement(pred, human.drop(columns=["mos"]), n_resamples=0)
+
+
+def test_default_fields_keep_a_score_column_with_a_stray_text_cell():
+    # Before: the column silently dropped out of the default fields.
+    pred, human = _toy()
+    pred["clip"] = pred["clip"].astype(object)
+    pred.loc[2, "clip"] = "NaN"  # as read from a CSV with keep_default_na=False
+    pred["note"] = ["ok"] * len(pred)
+    pred.loc[0, "note"] = "3"
+    assert score_fields(pred) == ["clip"]
+    with pytest.raises(InputError, match=r"row 3 .*field 'clip' is not a number: 'NaN'"):
+        agreement(pred, human, n_resamples=0)
 
 
 # ------------------------------------------------------------------ statistics

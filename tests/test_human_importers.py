@@ -108,6 +108,8 @@ def test_generic_ratings_csv_with_custom_columns(tmp_path):
         ({"rater": ["a", "b"], "video": ["x", "x"], "score": ["3", "three"]}, "row 2: field 'score' is not a number"),
         ({"rater": ["a", "b"], "video": ["x", "x"], "score": ["3", ""]}, "row 2: field 'score' is missing"),
         ({"rater": ["a", ""], "video": ["x", "x"], "score": ["3", "4"]}, "row 2: field 'rater' is empty"),
+        ({"rater": ["a", "b", "a"], "video": ["x", "x", "x"], "score": ["3", "4", "3"]},
+         r"row 3: rater 'a' already rated video 'x' in dimension 'overall' \(row 1\)"),
     ],
 )
 def test_ratings_errors(tmp_path, frame, message):

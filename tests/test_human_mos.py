@@ -193,3 +193,28 @@ def test_spearman_brown():
     assert spearman_brown(0.5) == pytest.approx(2 / 3)
     assert spearman_brown(0.0) == 0.0
     assert spearman_brown(1.0) == 1.0
+
+
+def test_mos_cli_reliability_excludes_a_rater_only_where_they_were_excluded(tmp_path):
+    # Rater "flat" gives one constant score in "motion" (excluded there: no
+    # variance) but rates "quality" normally and is in its MOS; the quality
+    # reliability must be computed on the same panel, not without "flat".
+    import json
+
+    from videojury.cli import main
+
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=12)
+    rows = []
+    for r in range(5):
+        for i in range(12):
+            rows.append({"rater": f"r{r}", "video": f"v{i}", "dimension": "quality", "score": q[i] + rng.normal(0, .3)})
+            rows.append({"rater": f"r{r}", "video": f"v{i}", "dimension": "motion",
+                         "score": 3.0 if r == 0 else q[i] + rng.normal(0, .3)})
+    pd.DataFrame(rows).replace({"rater": {"r0": "flat"}}).to_csv(tmp_path / "r.csv", index=False)
+    res = compute_mos(pd.read_csv(tmp_path / "r.csv"), screen=False)
+    assert res.excluded == [("flat", "motion")]
+    assert main(["mos", str(tmp_path / "r.csv"), "--no-screen", "--splits", "5", "-o", str(tmp_path / "m.csv")]) == 0
+    rel = {r["dimension"]: r for r in json.loads((tmp_path / "m.summary.json").read_text())["reliability"]}
+    assert pd.read_csv(tmp_path / "m.csv").query("dimension == 'quality'")["n"].eq(5).all()
+    assert rel["quality"]["n_raters"] == 5 and rel["motion"]["n_raters"] == 4

@@ -167,75 +167,26 @@ def match_videos(
         rest = [i for i in range(len(pv)) if i not in match_of]
         if not rest:
             break
+        # A key must be unique among *all* labelled videos and all predictions,
+        # matched or not: otherwise, once "A/001.mp4" is matched exactly, the
+        # bare "001.mp4" of prediction "B/001.mp4" would pick the label of an
+        # unrelated "C/001.mp4" just because it is the only one left.
         hk = {}
         hcount: Counter = Counter()
         for j, h in enumerate(stripped_h):
-            if hvideos[j] in used:
-                continue
             key = tail(h, k)
             if key is not None:
                 hk[key] = j
                 hcount[key] += 1
         pk = [tail(stripped_p[i], k) for i in rest]
-        pcount = Counter(key for key in pk if key is not None)
+        pcount = Counter(key for key in (tail(v, k) for v in stripped_p) if key is not None)
         for i, key in zip(rest, pk):
             if key is None or key not in hcount:
                 continue
-            if hcount[key] == 1 and pcount[key] == 1:
+            if hcount[key] == 1 and pcount[key] == 1 and hvideos[hk[key]] not in used:
                 h = hvideos[hk[key]]
                 match_of[i] = (h, "basename" if k == 1 else f"suffix{k}")
                 used.add(h)
-            elif k == 1:
-                ambiguous.add(pv[i])
-    return match_of, ambiguous
-    # Suffix keys are extracted column-wise (vectorised string kernels), so
-    # matching 60k videos takes a fraction of a second.
-    P = pd.Series(pv, dtype="string")
-    H = pd.Series(hvideos, dtype="string")
-    for k in range(max_suffix, 0, -1):
-        rest = np.array([i for i in range(len(pv)) if i not in match_of], dtype=np.int64)
-        if rest.size == 0:
-            break
-        avail = ~H.isin(used).to_numpy()
-        pat = rf"((?:[^/]+/){{{k - 1}}}[^/]+)$"
-        hk = H[avail].str.extract(pat, expand=False).dropna()
-        pk = P.iloc[rest].str.extract(pat, expand=False)
-        hcount = hk.value_counts().to_dict()
-        pcount = pk.value_counts().to_dict()
-        where = dict(zip(hk.tolist(), hk.index.tolist()))  # meaningful for unique keys only
-        for i, key in zip(rest.tolist(), pk.tolist()):
-            if not isinstance(key, str) or key not in hcount:
-                continue
-            if hcount[key] == 1 and pcount[key] == 1:
-                h = hvideos[int(where[key])]
-                match_of[i] = (h, "basename" if k == 1 else f"suffix{k}")
-                used.add(h)
-            elif k == 1:
-                ambiguous.add(pv[i])
-    return match_of, ambiguous
-    # Split every path once; suffix keys are then cheap joins of the tails.
-    pparts = [[c for c in v.split("/") if c] for v in pv]
-    hparts = {h: [c for c in h.split("/") if c] for h in hvideos}
-    for k in range(max_suffix, 0, -1):
-        rest = [i for i in range(len(pv)) if i not in match_of and len(pparts[i]) >= k]
-        if not rest:
-            continue
-        index: dict[str, list[str]] = {}
-        for hvid, parts in hparts.items():
-            if hvid not in used and len(parts) >= k:
-                index.setdefault("/".join(parts[-k:]), []).append(hvid)
-        # A key two predictions share is no better than an ambiguous human key.
-        pkeys = ["/".join(pparts[i][-k:]) for i in rest]
-        pcount: dict[str, int] = {}
-        for key in pkeys:
-            pcount[key] = pcount.get(key, 0) + 1
-        for i, key in zip(rest, pkeys):
-            cands = index.get(key)
-            if not cands:
-                continue
-            if len(cands) == 1 and pcount[key] == 1 and cands[0] not in used:
-                match_of[i] = (cands[0], "basename" if k == 1 else f"suffix{k}")
-                used.add(cands[0])
             elif k == 1:
                 ambiguous.add(pv[i])
     return match_of, ambiguous
@@ -255,7 +206,8 @@ def join_scores(
     :func:`videojury.human.importers.load_human_labels`). Matching: the
     exact path string (after turning backslashes into slashes); then, for
     the rest, the longest trailing path of up to ``max_suffix`` components
-    that identifies exactly one not-yet-matched human video (so
+    that identifies exactly one human video and exactly one prediction,
+    the human video not matched yet (so
     ``/data/Sora/001.mp4`` finds ``Sora/001.mp4`` even where ``001.mp4``
     alone is ambiguous). Prediction videos with no human label raise
     :class:`InputError` (naming rows) unless ``allow_unmatched``, in which
@@ -349,13 +301,22 @@ def join_scores(
 
 
 def score_fields(table: pd.DataFrame) -> list[str]:
-    """Numeric columns of a score table that are metric scores (not metadata)."""
+    """Numeric columns of a score table that are metric scores (not metadata).
+
+    A column counts when most of its non-empty cells are numbers. A score
+    column with a stray text cell ("n/a", "NaN" read from CSV, an error
+    message) is therefore still a score column, and :func:`agreement` stops
+    on that cell naming its row, instead of the field vanishing silently.
+    """
     out = []
     for c in table.columns:
         if c in META_COLUMNS or str(c).startswith("_") or c in ("human_video", "human_dimension", "mos", "match"):
             continue
-        vals = pd.to_numeric(table[c], errors="coerce")
-        if vals.notna().any() and (vals.notna() | table[c].isna()).all():
+        raw = table[c]
+        vals = pd.to_numeric(raw, errors="coerce")
+        present = raw.notna() & (raw.astype(str).str.strip() != "")
+        n_num = int(vals.notna().sum())
+        if n_num and n_num > int((present & vals.isna()).sum()):
             out.append(c)
     return out
 

@@ -155,6 +155,15 @@ def run(args) -> int:
     pairs = load_pairs(args.pairs) if args.pairs is not None else None
     levels = tuple(args.level) if args.level else ("instance", "model", "pair")
     by = () if args.no_breakdown else tuple(args.by or ("dimension",))
+    if args.by and not args.no_breakdown:
+        # The default breakdown is optional; one the user asked for must exist.
+        known = set(preds.columns) | (set(human.columns) if human is not None else set())
+        if qa is not None:
+            known |= set(qa.columns)
+        unknown = [b for b in args.by if b not in known]
+        if unknown:
+            raise InputError(f"--by {', '.join(map(repr, unknown))}: no such column in the predictions or labels; "
+                             f"predictions have {', '.join(map(repr, map(str, preds.columns)))}")
     fields = args.field
     if fields is None:
         fields = [f for f in score_fields(preds) if f not in set(args.qa_field)]

@@ -58,7 +58,7 @@ def run(args) -> int:
     if args.splits > 0:
         try:
             rel = split_half_reliability(ratings, n_splits=args.splits, seed=args.seed,
-                                         zscore=not args.no_zscore, exclude_raters=res.rejected)
+                                         zscore=not args.no_zscore, exclude_raters=res.excluded)
         except InputError as exc:
             console.print(f"[yellow]reliability skipped:[/] {exc}")
     rel_df = pd.DataFrame([r.as_dict() for r in rel])

@@ -166,7 +166,8 @@ def load_ratings(
     ``source`` is a path or a DataFrame. Column names are configurable; the
     dimension column is optional (absent: every rating belongs to
     ``default_dimension``). Scores may be on any numeric scale. Missing
-    columns, empty identifiers and non-numeric or missing scores raise
+    columns, empty identifiers, non-numeric or missing scores and a second
+    score by the same rater for the same (video, dimension) raise
     :class:`InputError` naming the row and field.
     """
     df = read_table(source) if not isinstance(source, pd.DataFrame) else source
@@ -180,6 +181,19 @@ def load_ratings(
     else:
         out["dimension"] = default_dimension
     out["score"] = to_numeric_column(df, score)
+    # A second score of one rater for one video would count as another rater:
+    # it inflates n, narrows the CI and skews the BT.500 counts.
+    dup = out.duplicated(["rater", "video", "dimension"], keep="first").to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        r, v, d = out["rater"].iloc[i], out["video"].iloc[i], out["dimension"].iloc[i]
+        first = int(np.flatnonzero(
+            ((out["rater"] == r) & (out["video"] == v) & (out["dimension"] == d)).to_numpy()
+        )[0])
+        raise InputError(
+            f"{_source(df)}: row {i + 1}: rater {r!r} already rated video {v!r} in dimension {d!r} "
+            f"(row {first + 1}); give one score per rater, video and dimension (average repeats first)"
+        )
     out.attrs["source"] = _source(df)
     return out
 

@@ -187,6 +187,17 @@ class MOSResult:
         """Raters excluded from the MOS (BT.500 or no usable variance)."""
         return sorted(set(self.raters.loc[self.raters["rejected"], "rater"].astype(str)))
 
+    @property
+    def excluded(self) -> list:
+        """What was left out of the MOS, for :func:`split_half_reliability`.
+
+        A rater name where the rater was rejected in every dimension (pooled
+        BT.500 screening), a ``(rater, dimension)`` tuple where only one
+        dimension was affected (``per_dimension`` screening, no variance).
+        """
+        rej = self.raters[self.raters["rejected"]]
+        return sorted({r if d == "*" else (r, d) for r, d in zip(rej["rater"], rej["dimension"])}, key=str)
+
 
 def compute_mos(
     ratings: pd.DataFrame,

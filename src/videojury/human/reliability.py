@@ -105,14 +105,16 @@ def split_half_reliability(
     n_splits: int = 100,
     seed: int = 0,
     zscore: bool = True,
-    exclude_raters: list[str] | None = None,
+    exclude_raters: list | None = None,
 ) -> list[SplitHalfResult]:
     """Split-half SRCC with Spearman-Brown correction, per dimension.
 
     ``ratings`` is the long table (``rater, video, dimension, score``). With
     ``zscore`` each rater's scores are z-scored first so that halves differ
     only in opinion, not in scale use (raters who cannot be z-scored are
-    left out). ``exclude_raters`` removes e.g. BT.500-rejected raters. For
+    left out). ``exclude_raters`` removes e.g. BT.500-rejected raters: a
+    rater name removes them everywhere, a ``(rater, dimension)`` tuple only
+    in that dimension (as ``MOSResult.excluded`` gives them). For
     every one of ``n_splits`` seeded random splits of the raters into two
     halves, the halves' per-video mean scores are rank-correlated over the
     videos both rated; the reported reliability is the mean of the
@@ -124,7 +126,12 @@ def split_half_reliability(
     if "dimension" not in df.columns:
         df["dimension"] = "overall"
     if exclude_raters:
-        df = df[~df["rater"].isin(set(exclude_raters))]
+        names = {r for r in exclude_raters if not isinstance(r, tuple)}
+        pairs = {tuple(r) for r in exclude_raters if isinstance(r, tuple)}
+        drop = df["rater"].isin(names).to_numpy().copy()
+        if pairs:
+            drop |= np.array([(r, d) in pairs for r, d in zip(df["rater"], df["dimension"])], dtype=bool)
+        df = df[~drop]
     out = []
     for dim, sub in df.groupby("dimension", sort=True):
         sub = sub.reset_index(drop=True)
