@@ -154,3 +154,67 @@ def test_fusion_metric_computes_its_inputs_itself(scored, tmp_path):
     from videojury.analysis.correlation import srcc
 
     assert srcc(got["fusion"], got["mos"]) > 0.5
+
+
+def _small_gbm():
+    from videojury.train.fusion import FusionInput
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    fm = FusionModel("f", "gbm", [FusionInput("flicker", "flicker", "flicker"),
+                                  FusionInput("brisque", "brisque", "brisque")], fit_gbm(X, y))
+    return fm.to_json()
+
+
+def test_tampered_tree_with_a_cycle_is_refused_not_looped_forever():
+    good = _small_gbm()
+    tree = good["model"]["trees"][0]
+    inner = next(i for i, v in enumerate(tree["left"]) if v != -1 and i > 0)
+    bad = json.loads(json.dumps(good))
+    bad["model"]["trees"][0]["left"][inner] = inner  # node -> itself: predict never ends
+    with pytest.raises(MetricError, match="refers to a node"):
+        FusionModel.from_json(bad)
+    bad = json.loads(json.dumps(good))
+    bad["model"]["trees"][0]["right"][inner] = 0  # back to the root
+    with pytest.raises(MetricError, match="refers to a node"):
+        FusionModel.from_json(bad)
+
+
+def test_non_finite_numbers_and_reserved_names_are_refused_at_load():
+    good = _small_gbm()
+    bad = json.loads(json.dumps(good))
+    bad["model"]["learning_rate"] = float("nan")
+    with pytest.raises(MetricError, match="not finite"):
+        FusionModel.from_json(json.loads(json.dumps(bad)))
+    bad = json.loads(json.dumps(good))
+    bad["model"]["trees"][1]["value"][0] = float("inf")
+    with pytest.raises(MetricError, match="not finite"):
+        FusionModel.from_json(bad)
+    for name in ("video", "prompt", ""):
+        bad = json.loads(json.dumps(good))
+        bad["name"] = name
+        with pytest.raises(MetricError, match="cannot be a score column"):
+            FusionModel.from_json(bad)
+
+
+def test_fit_refuses_a_name_that_would_overwrite_an_item_column():
+    from videojury.errors import InputError
+    from videojury.train.fusion import fit_fusion
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"video": [f"v{i}" for i in range(12)], "prompt_id": [f"p{i // 2}"
+                                                                           for i in range(12)],
+                       "flicker": rng.random(12), "mos": rng.random(12) * 100})
+    with pytest.raises(InputError, match="cannot be a score column"):
+        fit_fusion(df, name="prompt")
+
+
+def test_fusion_folder_with_a_field_its_metric_does_not_produce_fails_at_load(tmp_path):
+    from videojury.metrics.base import load_metric
+
+    bad = _small_gbm()
+    bad["inputs"][1]["field"] = "brisque_score"  # brisque produces 'brisque'
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "fusion.json").write_text(json.dumps(bad))
+    with pytest.raises(MetricError, match="'brisque_score', which metric 'brisque' does not"):
+        load_metric(f"trained:{tmp_path / 'f'}")

@@ -221,8 +221,12 @@ def _load(ck: Checkpoint, dev: str, dt: Any, trust_remote_code: bool) -> Backbon
         kwargs["device_map"] = {"": dev}  # load straight onto the GPU
     try:
         model = cls.from_pretrained(ck.source, **kwargs)
+        # The processor comes from the same revision as the weights unless it
+        # lives elsewhere.
+        proc_kwargs = {"revision": ck.revision} if ck.revision and not ck.processor_source else {}
         processor = transformers.AutoProcessor.from_pretrained(
-            ck.processor_source or ck.source, trust_remote_code=bool(trust_remote_code))
+            ck.processor_source or ck.source, trust_remote_code=bool(trust_remote_code),
+            **proc_kwargs)
     except OSError as exc:
         msg = str(exc)
         if "safetensors" in msg.lower() or ".bin" in msg:

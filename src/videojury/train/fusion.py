@@ -233,20 +233,40 @@ class FusionModel:
                             == len(tree.value) == k) or k == 0:
                         raise MetricError(f"{where}: a tree's node arrays differ in length")
                     inner = [i for i in range(k) if tree.left[i] != -1]
-                    if any(not (0 <= tree.feature[i] < n) or not (0 < tree.left[i] < k)
-                           or not (0 < tree.right[i] < k) for i in inner):
+                    # Children come after their parent (as sklearn numbers them), so a
+                    # walk from the root always ends at a leaf: no cycles.
+                    if any(not (0 <= tree.feature[i] < n) or not (i < tree.left[i] < k)
+                           or not (i < tree.right[i] < k) for i in inner):
                         raise MetricError(f"{where}: a tree refers to a node or input that "
-                                          "does not exist")
+                                          "does not exist (or to a node before itself)")
                     trees.append(tree)
                 model = GBMModel(float(m["init"]), float(m["learning_rate"]), trees,
                                  dict(m.get("params", {})))
             else:
                 raise MetricError(f"{where}: unknown fusion model kind {obj['kind']!r}")
-            return cls(str(obj["name"]), str(obj["kind"]), inputs, model,
-                       dict(obj.get("report", {})))
+            numbers = ([*model.mean, *model.scale, *model.coef, model.intercept]
+                       if isinstance(model, RidgeModel) else
+                       [model.init, model.learning_rate,
+                        *(v for t in model.trees for v in (*t.threshold, *t.value))])
+            if not all(math.isfinite(v) for v in numbers) or (
+                    isinstance(model, RidgeModel) and 0.0 in model.scale):
+                raise MetricError(f"{where}: the {obj['kind']} model holds a number that is "
+                                  "not finite (or a zero scale)")
+            name = str(obj["name"])
+            check_name(name, where)
+            return cls(name, str(obj["kind"]), inputs, model, dict(obj.get("report", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise MetricError(f"{where}: malformed fusion model ({exc.__class__.__name__}: "
                               f"{exc})") from None
+
+
+def check_name(name: str, where: str = "fusion model") -> None:
+    """A fusion model's name becomes a score column: it must not be empty or shadow an
+    item column (``video``, ``prompt``, ...)."""
+    if not name.strip() or name in _NOT_SCORES:
+        raise MetricError(f"{where}: the fusion model's name {name!r} cannot be a score "
+                          f"column (not empty, none of {', '.join(sorted(_NOT_SCORES))}); "
+                          "choose another name (videojury fit --name)")
 
 
 def save_fusion(model: FusionModel, folder: str | os.PathLike) -> Path:
@@ -504,6 +524,10 @@ def fit_fusion(df: pd.DataFrame, *, mos: str = "mos", inputs: Sequence[FusionInp
     """
     if model not in ("ridge", "gbm", "auto"):
         raise InputError(f"model must be ridge, gbm or auto, got {model!r}")
+    try:
+        check_name(str(name), "name")
+    except MetricError as exc:
+        raise InputError(str(exc)) from None
     if mos not in df.columns:
         raise InputError(f"no MOS column {mos!r} in the table")
     inputs = list(inputs) if inputs is not None else discover_inputs(df, exclude=[mos])

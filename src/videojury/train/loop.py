@@ -93,6 +93,17 @@ def _fingerprint(cfg: TrainConfig) -> str:
     return json.dumps(d, sort_keys=True)
 
 
+def _local_or_name(cfg: TrainConfig, value: str) -> str:
+    """A model folder relative to the config's folder, as every other config path; a short
+    name of the checkpoint table or a hub id as it is."""
+    from ..models.checkpoints import CHECKPOINTS
+
+    if not value or value in CHECKPOINTS:
+        return value
+    local = Path(cfg.resolve_path(value))
+    return str(local) if local.is_dir() else value
+
+
 def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` (0-based)."""
     if warmup > 0 and step < warmup:
@@ -219,7 +230,8 @@ class Trainer:
             raise InputError("config: the projector/regression stages need MOS training rows")
         if "qa" in needs and not self.split.train_qa:
             raise InputError("config: a qa stage needs QA rows (data.qa)")
-        self.checkpoint = resolve_checkpoint(cfg.base, cfg.processor or None)
+        self.checkpoint = resolve_checkpoint(_local_or_name(cfg, cfg.base),
+                                             _local_or_name(cfg, cfg.processor) or None)
         backbone = load_private_backbone(self.checkpoint, str(self.acc.device),
                                          "bfloat16" if use_bf16 else "float32",
                                          cfg.trust_remote_code)
@@ -505,7 +517,8 @@ class Trainer:
         dim = int(_text_config(self.model.hf).hidden_size)
         return {
             "base": {"name": cfg.base, "source": ck.source, "family": ck.family,
-                     "processor": cfg.processor or None, "revision": ck.revision,
+                     "processor": _local_or_name(cfg, cfg.processor) or None,
+                     "revision": ck.revision,
                      "trust_remote_code": bool(cfg.trust_remote_code)},
             "frames": {"n": cfg.data.frames, "size": list(cfg.data.size)},
             "targets": [t.to_dict() for t in self.targets],
@@ -622,6 +635,17 @@ class Trainer:
                      f"{state['epoch']}, step {state['step']})")
             log.truncate_after(int(state["global_step"]))
         history: list[dict[str, Any]] = list(state.get("history", [])) if state else []
+        # Stages that max_steps stopped early (stage -> its steps): a resumed run cannot go
+        # back to them, so it may not pretend to be the full run.
+        cut_short: dict[str, int] = dict(state.get("cut_short", {})) if state else {}
+        for s_key, n_done in sorted(cut_short.items()):
+            if int(s_key) < int(state["stage"]) and (not cfg.train.max_steps
+                                                     or cfg.train.max_steps > n_done):
+                raise InputError(
+                    f"{state['folder']}: stage {s_key} ({cfg.stages[int(s_key)].kind}) was "
+                    f"stopped after {n_done} optimizer steps by max_steps, and the run has "
+                    "moved on to a later stage; resuming cannot finish it. Resume with the "
+                    f"same --max-steps {n_done}, or start the full run in a new output_dir")
         best: dict[str, Any] | None = state.get("best") if state else None
         baseline: dict[str, Any] | None = state.get("baseline") if state else None
         global_step = int(state["global_step"]) if state else 0
@@ -636,6 +660,7 @@ class Trainer:
             if state is not None and s_idx < int(state["stage"]):
                 continue
             resuming_here = state is not None and s_idx == int(state["stage"])
+            cut_short.pop(str(s_idx), None)  # set again below if max_steps stops it again
             examples = self.split.train_qa if stage.kind == "qa" else self.split.train
             with_answer = stage.kind != "regression" or cfg.loss.lm > 0
             ds = self._dataset(examples, with_answer, f"train-{stage.kind}")
@@ -731,7 +756,7 @@ class Trainer:
                         self.save_checkpoint(
                             {"stage": s_idx, "epoch": epoch, "group": g_idx + 1, "step": step,
                              "global_step": global_step, "best": best, "baseline": baseline,
-                             "history": history}, opt)
+                             "history": history, "cut_short": cut_short}, opt)
                     if kill_at and global_step == kill_at:
                         os.kill(os.getpid(), signal.SIGKILL)
                     if cfg.train.max_steps and step >= cfg.train.max_steps:
@@ -740,6 +765,8 @@ class Trainer:
                 # Where a resumed run picks up: the next epoch, or the rest of this one
                 # when max_steps cut it short.
                 resume_at = (epoch, next_group) if done else (epoch + 1, 0)
+                if done:
+                    cut_short[str(s_idx)] = step
                 start_group = 0
                 # --- end of epoch (or of a stage cut short by max_steps) ---
                 res = self.evaluate()
@@ -760,7 +787,8 @@ class Trainer:
                 self.save_checkpoint({"stage": s_idx, "epoch": resume_at[0],
                                       "group": resume_at[1], "step": step,
                                       "global_step": global_step, "best": best,
-                                      "baseline": baseline, "history": history}, opt)
+                                      "baseline": baseline, "history": history,
+                                      "cut_short": cut_short}, opt)
                 if done:
                     break
             self.model = self.acc.unwrap_model(model)

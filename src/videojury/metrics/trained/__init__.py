@@ -117,6 +117,12 @@ class FusionMetric(Metric):
             self.inputs = {s: load_metric(s) for s in specs}
         except MetricError as exc:
             raise MetricError(f"{self.folder}: an input metric cannot be loaded ({exc})") from None
+        for i in self.fusion.inputs:
+            known = [f.name for f in self.inputs[i.metric].fields]
+            if i.field not in known:
+                raise MetricError(f"{self.folder}: input column {i.column!r} reads field "
+                                  f"{i.field!r}, which metric {i.metric!r} does not produce "
+                                  f"(its fields: {', '.join(known)}); refit the fusion model")
         self.needs_prompt = any(m.needs_prompt for m in self.inputs.values())
         self.needs_question = any(m.needs_question for m in self.inputs.values())
         pols = {m.frame_policy() for m in self.inputs.values()}
