@@ -358,3 +358,24 @@ def test_qa_answer_field_is_found():
         qa_field_of(_qa_metric("a", "b"))
     with pytest.raises(MetricError, match="has no field 'c'"):
         qa_field_of(_qa_metric("a", "b"), "c")
+
+
+def test_manifest_with_a_row_per_question_counts_videos_not_rows(tmp_path, synth):
+    # Human answers list each video once per question; the summary and the messages count
+    # files, not rows (it used to say "12 videos to score" for 6 files).
+    suite_path, videos = synth
+    rows = [{"video": f"videos/{m}/{p}.mp4", "model": m, "prompt_id": p, "question": q,
+             "answer": "yes"}
+            for m in LEVEL_ORDER[:2] for p in ("p000", "p001", "p002", "p003") for q in "ab"]
+    # level2's p002 file does not exist; level1's p003 file is listed under an unknown id.
+    rows = [dict(r, video=r["video"].replace("videos/t2v-level2/p002", "videos/x/p002"))
+            for r in rows]
+    rows = [dict(r, prompt_id="zzz") if r["video"] == "videos/t2v-level1/p003.mp4" else r
+            for r in rows]
+    manifest = videos.parent / "per_question.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    check = check_videos(load_suite(suite_path), manifest)
+    assert check.summary() == "2 models x 4 of 6 prompts: 6 videos to score"
+    text = "\n".join(check.problems())
+    assert "1 video file(s) listed in" in text
+    assert "1 video(s) have a prompt_id that is not in suite" in text

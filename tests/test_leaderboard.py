@@ -201,3 +201,26 @@ def test_cli_errors_and_options(tmp_path, capsys):
                  "--prompt-column", "prompt", "-f", "csv"]) == 0
     first = capsys.readouterr().out.splitlines()[1]
     assert first.startswith("top,") and first.endswith(",1,1")
+
+
+def test_tiny_and_infinite_values_rank_as_values():
+    # 1e-300 (a p-value) used to overflow the rounding into NaN and tie with its neighbour.
+    assert competition_rank([1e-300, 2e-300, 0.5], higher_is_better=False).tolist() == [1, 2, 3]
+    assert competition_rank([0.1 + 0.2, 0.3, 1e-310], higher_is_better=True).tolist() == [1, 1, 3]
+    # +inf (PSNR of identical frames) is the best value, not a missing one; NaN stays last.
+    assert competition_rank([np.inf, 1.0, -np.inf, np.nan]).tolist() == [1, 2, 3, 4]
+    assert competition_rank([np.inf, 1.0, np.nan], higher_is_better=False).tolist() == [2, 1, 3]
+
+
+def test_a_metric_named_like_an_output_column():
+    df = pd.DataFrame({"model": ["A", "B", "C"], "score": [0.9, 0.5, 0.7], "n": [1, 2, 3]})
+    recs = to_records(rank_table(df, "model", ["score", "n:lower"]))
+    # The rank-sum JSON keeps its exact shape even when a metric is called "score".
+    assert [sorted(r) for r in recs] == [["name", "overall_rank", "rank_sum", "ranks",
+                                          "values"]] * 3
+    assert recs[0]["values"] == {"score": 0.9, "n": 1.0}
+    # The weighted score would overwrite the metric's values: refused, not corrupted.
+    with pytest.raises(InputError, match="'score'"):
+        weighted_table(df, "model", ["score", "n:lower"])
+    with pytest.raises(InputError, match="'rank_sum'"):
+        rank_table(df.rename(columns={"n": "rank_sum"}), "model", ["score", "rank_sum"])

@@ -171,3 +171,21 @@ def test_pick_examples_best_and_worst():
     assert m[2].error == "good: decode failed"  # failed videos are shown among the worst
     assert [e.kind for e in ex["n"]] == ["best"]  # a single video is shown once
     assert len(seen) == 5
+
+
+def test_markdown_strips_of_models_with_colliding_slugs_and_escaped_prompts(tmp_path):
+    # Both names slug to "x": their strips used to share one file, the second overwriting
+    # the first. A prompt's <tag> must be shown as text, not passed to the viewer as HTML.
+    per = pd.DataFrame({"model": ["模型一", "模型二"], "flicker": [0.9, 0.1]})
+    board = rank_table(per, "model", [("flicker", True)])
+    fields = [FieldInfo("flicker", "flicker", True, 0.0, 1.0)]
+    examples = {m: [Example(m, "best", "/v.mp4", f"{m}/p.mp4", "p", "a sign reading <open>",
+                            0.5, {"flicker": 0.5}, m.encode())] for m in per["model"]}
+    data = ReportData("t", board, fields, "model", examples=examples,
+                      figures={"bars": b"png"})
+    md = write_report(data, tmp_path / "r.html", tmp_path / "r.md")["markdown"].read_text(
+        encoding="utf-8")
+    links = re.findall(r"\]\((r_files/[^)]+\.jpg)\)", md)
+    assert len(links) == 2 and len(set(links)) == 2
+    assert [(tmp_path / p).read_bytes().decode() for p in links] == ["模型一", "模型二"]
+    assert "<open>" not in md and "a sign reading &lt;open&gt;" in md

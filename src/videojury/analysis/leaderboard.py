@@ -85,11 +85,12 @@ def competition_rank(values: Sequence[float] | np.ndarray, higher_is_better: boo
     The best value gets rank 1; equal values share the best rank of their
     group. Missing values (NaN) all share the last rank, one past the number of
     present values, so a model without a score cannot win on that metric.
+    Infinities are values (a PSNR of identical frames is +inf), ranked as such.
     """
     v = np.asarray(values, dtype=float).ravel()
     n = v.size
     ranks = np.empty(n, dtype=np.int64)
-    present = np.isfinite(v)
+    present = ~np.isnan(v)
     x = _round_sig(v[present])
     key = -x if higher_is_better else x
     # rank = 1 + number of strictly better values (this is the "min" method).
@@ -106,8 +107,13 @@ def _round_sig(x: np.ndarray) -> np.ndarray:
     nz = np.isfinite(x) & (x != 0)
     if nz.any():
         mag = np.floor(np.log10(np.abs(x[nz])))
-        scale = 10.0 ** (SIGNIFICANT_DIGITS - 1 - mag)
-        out[nz] = np.round(x[nz] * scale) / scale
+        # Round the mantissa (in [1, 10)), not x * 10**(digits - mag): that scale overflows
+        # for tiny values (1e-300, a p-value) and turned them into NaN.
+        unit = 10.0 ** mag
+        ok = (unit > 0) & np.isfinite(unit)
+        vals = x[nz]
+        vals[ok] = np.round(vals[ok] / unit[ok], SIGNIFICANT_DIGITS - 1) * unit[ok]
+        out[nz] = vals
     return out
 
 
@@ -130,6 +136,14 @@ def _check_table(df: pd.DataFrame, name_col: str, specs: list[MetricSpec]) -> pd
             raise InputError(f"column {m.column!r} is not numeric (row {bad[0]}: {bad[1]!r})")
         out[m.column] = col.to_numpy()
     return out
+
+
+def _check_reserved(specs: list[MetricSpec], reserved: tuple[str, ...], method: str) -> None:
+    """Refuse a metric column whose name the ranked table uses for its own output."""
+    for m in specs:
+        if m.column in reserved:
+            raise InputError(f"metric column {m.column!r} has the name of a column the {method} "
+                             f"leaderboard adds ({', '.join(reserved)}); rename it in the table")
 
 
 def _numeric_or_none(s: pd.Series) -> pd.Series | None:
@@ -177,6 +191,7 @@ def rank_table(df: pd.DataFrame, name_col: str,
     ``overall_rank``. Ranks are standard competition ranks, ties included.
     """
     specs = _as_specs(metrics)
+    _check_reserved(specs, ("rank_sum", "overall_rank"), "rank-sum")
     table = aggregate_by_name(df, name_col, specs)
     rank_cols = []
     for m in specs:
@@ -208,6 +223,7 @@ def weighted_table(df: pd.DataFrame, name_col: str,
     Columns ``norm:<metric>`` hold the normalised values.
     """
     specs = _as_specs(metrics)
+    _check_reserved(specs, ("score", "overall_rank"), "weighted")
     weights = dict(weights or {})
     unknown = set(weights) - {m.column for m in specs}
     if unknown:
@@ -298,7 +314,8 @@ def bootstrap_ranks(long_df: pd.DataFrame, name_col: str, prompt_col: str,
     w = np.array([(weights or {}).get(m.column, 1.0) for m in specs], dtype=float)
     for b in range(n_boot):
         ranks[b] = _overall_from_means(means[b], specs, method, w)
-    full_means = np.einsum("mip->mi", sums) / np.einsum("mip->mi", counts)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a name with no values: NaN
+        full_means = np.einsum("mip->mi", sums) / np.einsum("mip->mi", counts)
     full = _overall_from_means(full_means, specs, method, w)
     alpha = (1.0 - confidence) / 2.0
     lo = np.quantile(ranks, alpha, axis=0, method="lower")
@@ -340,8 +357,10 @@ def _overall_from_means(means: np.ndarray, specs: list[MetricSpec], method: str,
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return f"{float(v):.{digits}g}" if abs(float(v)) >= 1e4 else f"{float(v):.{digits}f}"
@@ -364,16 +383,20 @@ def to_records(table: pd.DataFrame, intervals: pd.DataFrame | None = None) -> li
     """
     name_col = table.attrs.get("name_col", table.columns[0])
     specs = _specs_of(table)
+    method = table.attrs.get("method")
+    weighted = method == "weighted" if method else "rank_sum" not in table.columns
     iv = None
     if intervals is not None:
         iv = intervals.set_index(intervals.columns[0])
     out = []
     for _, row in table.iterrows():
         rec: dict[str, Any] = {"name": str(row[name_col]), "overall_rank": int(row["overall_rank"])}
-        if "rank_sum" in table.columns:
-            rec["rank_sum"] = int(row["rank_sum"])
-        if "score" in table.columns:
+        # The method says which total a table has: a rank-sum table may rank a metric
+        # that happens to be called "score".
+        if weighted:
             rec["score"] = _json_float(row["score"])
+        else:
+            rec["rank_sum"] = int(row["rank_sum"])
         rec["ranks"] = {m.column: int(row[f"rank:{m.column}"]) for m in specs}
         rec["values"] = {m.column: _json_float(row[m.column]) for m in specs}
         if iv is not None and rec["name"] in iv.index:

@@ -179,8 +179,10 @@ class BenchCheck:
     def summary(self) -> str:
         """One line: how many models, prompts and videos will be scored."""
         n_prompts = self.matched["prompt_id"].nunique()
+        # A manifest with human answers lists a video once per question: count files.
+        n_videos = self.matched["video"].nunique()
         return (f"{len(self.models)} models x {n_prompts} of {len(self.suite)} prompts: "
-                f"{len(self.matched)} videos to score")
+                f"{n_videos} videos to score")
 
     def problems(self, limit: int = 10) -> list[str]:
         """Human-readable messages, one per problem kind (examples capped at ``limit``)."""
@@ -196,11 +198,11 @@ class BenchCheck:
                         f"{', '.join(sorted(VIDEO_EXTENSIONS))} under {src}/{model}); it is "
                         "left out")
         if len(self.missing_files):
-            rows = [str(r) for r in self.missing_files["rel"]]
+            rows = list(dict.fromkeys(str(r) for r in self.missing_files["rel"]))
             msgs.append(f"{len(rows)} video file(s) listed in {src} do not exist: {_few(rows)}")
         if len(self.unknown):
             ids = list(dict.fromkeys(self.unknown["prompt_id"]))
-            files = [str(r) for r in self.unknown["rel"]]
+            files = list(dict.fromkeys(str(r) for r in self.unknown["rel"]))
             msgs.append(f"{len(files)} video(s) have a prompt_id that is not in suite "
                         f"{self.suite.name!r} ({_few([repr(i) for i in ids])}); they are "
                         f"skipped: {_few(files)}")

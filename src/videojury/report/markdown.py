@@ -21,7 +21,10 @@ from .html import fmt_value
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    # < and > are escaped so that a prompt such as "a sign reading <open>" is shown, not
+    # taken for an HTML tag (which Markdown viewers drop or, worse, render).
+    return (str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+            .replace(">", "&gt;"))
 
 
 def _slug(text: str) -> str:
@@ -87,11 +90,13 @@ def render_markdown(data: ReportData, assets: str | os.PathLike) -> str:
     if data.examples:
         out += ["## Best and worst videos", ""]
         order = [str(x) for x in data.leaderboard[data.name_col]]
-        for model in (m for m in order if m in data.examples):
+        for j, model in enumerate(m for m in order if m in data.examples):
             out += [f"### {model}", "", "| | frames | prompt | scores |", "|:---|:---|:---|:---|"]
             for i, ex in enumerate(data.examples[model]):
                 if ex.strip is not None:
-                    path = save(f"{_slug(model)}-{ex.kind}-{i}.jpg", ex.strip)
+                    # The position keeps names apart whose slugs collide ("a b" and "a-b",
+                    # or two names in a non-Latin script, which both slug to "x").
+                    path = save(f"{j + 1:02d}-{_slug(model)}-{ex.kind}-{i}.jpg", ex.strip)
                     pic = f"![{_cell(ex.rel)}]({path})"
                 else:
                     pic = f"no frames ({_cell(ex.error or 'unreadable')})"
