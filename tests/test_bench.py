@@ -379,3 +379,15 @@ def test_manifest_with_a_row_per_question_counts_videos_not_rows(tmp_path, synth
     text = "\n".join(check.problems())
     assert "1 video file(s) listed in" in text
     assert "1 video(s) have a prompt_id that is not in suite" in text
+
+
+def test_model_named_like_a_missing_value_survives_the_round_trip(tmp_path):
+    # pandas reads "NA" and "None" as missing by default; a model may be called that.
+    suite_path, videos = make_synthetic_bench(tmp_path / "b", models=[("NA", 1), ("None", 2)],
+                                              n_prompts=2)
+    out = tmp_path / "out"
+    assert main(["bench", str(suite_path), str(videos), "-m", "flicker", "--no-store",
+                 "--out", str(out), "--bootstrap", "0", "--quiet"]) == 0
+    again = load_result(out)
+    assert sorted(again.scores["model"]) == ["NA", "NA", "None", "None"]
+    assert sorted(again.leaderboard["model"]) == ["NA", "None"]

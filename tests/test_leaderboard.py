@@ -224,3 +224,12 @@ def test_a_metric_named_like_an_output_column():
         weighted_table(df, "model", ["score", "n:lower"])
     with pytest.raises(InputError, match="'rank_sum'"):
         rank_table(df.rename(columns={"n": "rank_sum"}), "model", ["score", "rank_sum"])
+
+
+def test_markdown_escapes_names_that_look_like_html_or_split_cells():
+    from videojury.analysis.leaderboard import to_markdown
+
+    df = pd.DataFrame({"name": ["<b>bold</b> model", "a|b"], "srcc": [0.8, 0.7]})
+    md = to_markdown(rank_table(df, "name", ["srcc"]))
+    assert "&lt;b&gt;bold&lt;/b&gt; model" in md and "<b>" not in md
+    assert "a\\|b" in md

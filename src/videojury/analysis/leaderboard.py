@@ -430,8 +430,11 @@ def to_csv(table: pd.DataFrame, intervals: pd.DataFrame | None = None) -> str:
     return t.to_csv(index=False)
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def md_cell(text: object) -> str:
+    """Text for a Markdown table cell: pipes escaped, one line, ``<``/``>`` as entities
+    (so a prompt like "a sign reading <open>" is shown, not taken for a tag)."""
+    return (str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+            .replace(">", "&gt;"))
 
 
 def to_markdown(table: pd.DataFrame, intervals: pd.DataFrame | None = None,
@@ -455,7 +458,7 @@ def to_markdown(table: pd.DataFrame, intervals: pd.DataFrame | None = None,
     for _, row in table.iterrows():
         rank = int(row["overall_rank"])
         medal = MEDALS.get(rank)
-        cells = [f"{medal} {rank}" if medal else str(rank), _md_cell(row[name_col])]
+        cells = [f"{medal} {rank}" if medal else str(rank), md_cell(row[name_col])]
         for m in specs:
             cells += [_fmt(row[m.column], digits), str(int(row[f"rank:{m.column}"]))]
         cells.append(_fmt(row["score"], digits) if weighted else str(int(row["rank_sum"])))

@@ -188,11 +188,13 @@ def load_result(out_dir: str | os.PathLike) -> BenchResult:
         raise InputError(f"{meta_path}: not valid JSON ({exc.msg})") from None
     suite = load_suite(d / "suite.jsonl", "videojury", name=meta["suite"]["name"])
     fields = [FieldInfo(**f) for f in meta["fields"]]
-    scores = pd.read_csv(d / "scores.csv", dtype={"model": str, "prompt_id": str})
+    # Only empty cells are missing: a model or prompt called "NA" or "None" stays a name.
+    text = {"keep_default_na": False, "na_values": [""]}
+    scores = pd.read_csv(d / "scores.csv", dtype={"model": str, "prompt_id": str}, **text)
     scores["error"] = scores["error"].astype(object).where(scores["error"].notna(), None)
-    per_model = pd.read_csv(d / "models.csv", dtype={"model": str})
-    per_dim = pd.read_csv(d / "dimensions.csv", dtype={"model": str, "dimension": str})
-    qa = pd.read_csv(d / "qa.csv", dtype=str) if (d / "qa.csv").exists() else None
+    per_model = pd.read_csv(d / "models.csv", dtype={"model": str}, **text)
+    per_dim = pd.read_csv(d / "dimensions.csv", dtype={"model": str, "dimension": str}, **text)
+    qa = pd.read_csv(d / "qa.csv", dtype=str, **text) if (d / "qa.csv").exists() else None
     if qa is not None and "correct" in qa.columns:
         qa["correct"] = qa["correct"].map({"True": True, "False": False}).fillna(False)
         qa["predicted"] = qa["predicted"].where(qa["predicted"].notna(), None)
@@ -202,7 +204,7 @@ def load_result(out_dir: str | os.PathLike) -> BenchResult:
     board = rank_table(per_model, "model", specs)
     intervals = None
     if (d / "rank_intervals.csv").exists():
-        intervals = pd.read_csv(d / "rank_intervals.csv", dtype={"model": str})
+        intervals = pd.read_csv(d / "rank_intervals.csv", dtype={"model": str}, **text)
         intervals.attrs.update(meta.get("bootstrap") or {})
     return BenchResult(suite, fields, scores, per_model, per_dim, board, qa, intervals,
                        meta.get("metrics", []), meta.get("problems", []), meta.get("summary", ""),

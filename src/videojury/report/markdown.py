@@ -14,17 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.leaderboard import md_cell as _cell
 from ..analysis.leaderboard import to_markdown
 from ..bench.aggregate import ACCURACY
 from .build import ReportData, field_title, figures
 from .html import fmt_value
-
-
-def _cell(text: object) -> str:
-    # < and > are escaped so that a prompt such as "a sign reading <open>" is shown, not
-    # taken for an HTML tag (which Markdown viewers drop or, worse, render).
-    return (str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-            .replace(">", "&gt;"))
 
 
 def _slug(text: str) -> str:
