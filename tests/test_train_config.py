@@ -135,3 +135,16 @@ def test_manifest_targets_and_missing_columns(tmp_path):
     pd.DataFrame({"video": ["a.mp4"], "mos": ["lots"]}).to_csv(man, index=False)
     with pytest.raises(InputError, match="row 1, column 'mos': not a number"):
         split_examples(config_from_dict(_minimal(data={"train": str(man)})))
+
+
+def test_given_validation_files_sharing_prompts_are_flagged(tmp_path):
+    tr, va = tmp_path / "train.csv", tmp_path / "val.csv"
+    pd.DataFrame({"video": ["a.mp4", "b.mp4"], "prompt_id": ["p1", "p2"],
+                  "mos": [10, 20]}).to_csv(tr, index=False)
+    pd.DataFrame({"video": ["c.mp4", "d.mp4"], "prompt_id": ["p2", "p3"],
+                  "mos": [30, 40]}).to_csv(va, index=False)
+    sp = split_examples(config_from_dict(_minimal(data={"train": str(tr), "val": str(va)})))
+    assert "1 prompts are in both sets" in sp.how and "'p2'" in sp.how
+    pd.DataFrame({"video": ["c.mp4"], "prompt_id": ["p3"], "mos": [30]}).to_csv(va, index=False)
+    sp = split_examples(config_from_dict(_minimal(data={"train": str(tr), "val": str(va)})))
+    assert sp.how == "validation files given"

@@ -234,6 +234,13 @@ def split_examples(cfg) -> Split:
                     val_qa=load_examples(d.val_qa, cfg.targets, qa=True, **kw)
                     if d.val_qa else [], how="validation files given")
         _check_disjoint(out)
+        # Videos never overlap (checked); prompts may, which LOVE's protocol
+        # avoids. Say so in the split summary rather than refuse: it can be wanted.
+        shared = ({e.group for e in out.train + out.train_qa if e.prompt_id or e.prompt}
+                  & {e.group for e in out.val + out.val_qa if e.prompt_id or e.prompt})
+        if shared:
+            out.how += (f"; {len(shared)} prompts are in both sets, so validation is not "
+                        "prompt-disjoint (e.g. " + repr(sorted(shared)[0]) + ")")
     elif d.split == "none":
         out = Split(train=train, train_qa=qa, how="no validation")
     else:
