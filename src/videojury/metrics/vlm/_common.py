@@ -113,6 +113,7 @@ class ModelMetric(Metric):
         # Pickled metrics (other executors) carry options, not loaded models.
         state = dict(self.__dict__)
         state["_backbone"] = None
+        state.pop("_videojury_loaded", None)  # the copy loads (and times) its own model
         return state
 
 
