@@ -143,3 +143,15 @@ def test_correlate_unknown_by_column_is_an_error(study, capsys):
     assert "--by 'dimensoin'" in capsys.readouterr().err
     assert main(["correlate", str(study / "scores.csv"), "--human", str(study / "train_perception.jsonl"),
                  "--bootstrap", "0", "--field", "clip", "--by", "model"]) == 0
+
+
+def test_compare_says_which_pairs_it_skipped(study, capsys):
+    scores = pd.read_csv(study / "scores.csv")
+    scores.loc[3:, "fvd"] = np.nan  # only 3 videos scored by both fields
+    scores.to_csv(study / "sparse.csv", index=False)
+    rc = main(["correlate", str(study / "sparse.csv"), "--human",
+               str(study / "train_perception.jsonl"), "--lower-better", "fvd", "--bootstrap", "50",
+               "--compare", "--drop-missing"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "--compare skipped 1 pair(s)" in err and "3 videos" in err

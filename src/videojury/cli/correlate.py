@@ -54,7 +54,8 @@ def register(sub) -> None:
     p.add_argument("--drop-missing", action="store_true",
                    help="leave out rows whose score is missing (NaN/error) instead of stopping; counted")
     p.add_argument("--compare", action="store_true",
-                   help="test every pair of fields: paired bootstrap of SRCC/PLCC differences, Williams, Steiger")
+                   help="test every pair of fields: paired bootstrap of SRCC/PLCC differences "
+                        "(--bootstrap resamples; 1000 when it is 0), Williams, Steiger")
     p.add_argument("--show-breakdowns", action="store_true", help="print breakdown rows too (always in --out)")
     p.add_argument("-o", "--out", type=Path, default=None,
                    help="tidy results (.csv/.tsv/.jsonl/.parquet with <stem>.meta.json, <stem>.models.* "
@@ -177,6 +178,7 @@ def run(args) -> int:
         allow_unmatched=args.allow_unmatched, drop_missing=args.drop_missing,
     )
     compare_rows = []
+    skipped: list[str] = []
     if args.compare and len(fields) >= 2 and len(human):
         from ..analysis.agreement import join_scores
 
@@ -188,6 +190,7 @@ def run(args) -> int:
                 y = sub["mos"].to_numpy(dtype=float)
                 ok = pd.notna(xa) & pd.notna(xb)
                 if ok.sum() < 5:
+                    skipped.append(f"{fa} vs {fb} ({hdim}: {int(ok.sum())} videos)")
                     continue
                 sa = -1.0 if res.settings["directions"][fa] == "lower" else 1.0
                 sb = -1.0 if res.settings["directions"][fb] == "lower" else 1.0
@@ -200,6 +203,9 @@ def run(args) -> int:
                                          exact_max_n=args.exact_max_n):
                     compare_rows.append({"field_a": fa, "field_b": fb, "human_dimension": hdim, **r})
     compare = pd.DataFrame(compare_rows)
+    if skipped:
+        console.print(f"[yellow]--compare skipped {len(skipped)} pair(s) with fewer than 5 videos "
+                      f"scored by both fields:[/] {'; '.join(skipped[:5])}")
 
     if args.out is not None:
         if args.out.suffix.lower() == ".json":
