@@ -178,8 +178,9 @@ def match_videos(
             if key is not None:
                 hk[key] = j
                 hcount[key] += 1
-        pk = [tail(stripped_p[i], k) for i in rest]
-        pcount = Counter(key for key in (tail(v, k) for v in stripped_p) if key is not None)
+        p_all = [tail(v, k) for v in stripped_p]
+        pk = [p_all[i] for i in rest]
+        pcount = Counter(key for key in p_all if key is not None)
         for i, key in zip(rest, pk):
             if key is None or key not in hcount:
                 continue
