@@ -37,7 +37,7 @@ from videojury.analysis.agreement import (  # noqa: E402
     pair_accuracy,
     prompt_pairs,
 )
-from videojury.analysis.significance import paired_bootstrap  # noqa: E402
+from videojury.stats.significance import paired_bootstrap  # noqa: E402
 
 
 def make_data(n_models: int, n_prompts: int, n_fields: int, seed: int = 0):

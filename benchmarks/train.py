@@ -29,7 +29,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import videojury  # noqa: E402
-from videojury.analysis.correlation import srcc  # noqa: E402
+from videojury.stats.correlation import srcc  # noqa: E402
 from videojury.data.synthetic import ClipSpec, make_dataset  # noqa: E402
 
 

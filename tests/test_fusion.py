@@ -151,7 +151,7 @@ def test_fusion_metric_computes_its_inputs_itself(scored, tmp_path):
     ref = videojury.score(new, metrics=METRICS)
     np.testing.assert_allclose(got["fusion"].to_numpy(), fm.predict_frame(ref), rtol=1e-9)
     # Worse videos get lower fused scores on the unseen clip.
-    from videojury.analysis.correlation import srcc
+    from videojury.stats.correlation import srcc
 
     assert srcc(got["fusion"], got["mos"]) > 0.5
 

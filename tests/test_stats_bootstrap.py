@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from videojury.analysis.bootstrap import (
+from videojury.stats.bootstrap import (
     Resampler,
     bootstrap_correlations,
     concordance_scores,

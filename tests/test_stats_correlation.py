@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from videojury.analysis.correlation import (
+from videojury.stats.correlation import (
     average_ranks,
     fit_logistic,
     krcc,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from videojury.analysis.significance import compare_metrics, paired_bootstrap, steiger_z, williams_test
+from videojury.stats.significance import compare_metrics, paired_bootstrap, steiger_z, williams_test
 
 
 def test_williams_hand_computed_value():

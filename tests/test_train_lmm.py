@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
-from videojury.analysis.correlation import srcc  # noqa: E402
+from videojury.stats.correlation import srcc  # noqa: E402
 from videojury.data.synthetic import PROMPTS, ClipSpec, degrade, make_clip  # noqa: E402
 from videojury.errors import InputError, MetricError  # noqa: E402
 from videojury.video import write_video  # noqa: E402

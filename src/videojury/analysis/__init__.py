@@ -1,19 +1,20 @@
 """Analysis of metric scores against people: correlations, bootstrap, tests, QA.
 
 Torch-free; plain functions on arrays and pandas tables. Submodules:
-``correlation`` (SRCC/KRCC/PLCC, 4-parameter logistic, RMSE), ``bootstrap``
-(vectorised seeded CIs), ``significance`` (paired bootstrap, Williams,
-Steiger), ``qa`` (yes/no normalisation, QA accuracy) and ``agreement``
-(the join and the tidy agreement table). See ``docs/agreement.md``.
+``qa`` (QA accuracy), ``agreement`` (the join and the tidy agreement
+table) and ``leaderboard`` (rank math). The pure statistics live one layer
+down in :mod:`videojury.stats` (``correlation``, ``bootstrap``,
+``significance``) and the yes/no parser in :mod:`videojury.text`; their
+public names are re-exported here. See ``docs/agreement.md``.
 """
 
 from __future__ import annotations
 
 from .agreement import AgreementResult, JoinReport, agreement, correlate, join_scores, model_level, pair_accuracy
-from .bootstrap import bootstrap_correlations
-from .correlation import fit_logistic, krcc, logistic4, plcc, rmse, srcc
+from ..stats.bootstrap import bootstrap_correlations
+from ..stats.correlation import fit_logistic, krcc, logistic4, plcc, rmse, srcc
 from .qa import normalize_yes_no, qa_accuracy
-from .significance import compare_metrics, paired_bootstrap, steiger_z, williams_test
+from ..stats.significance import compare_metrics, paired_bootstrap, steiger_z, williams_test
 
 __all__ = [
     "AgreementResult",

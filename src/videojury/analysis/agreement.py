@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .bootstrap import (
+from ..stats.bootstrap import (
     LinearStatistic,
     bootstrap_statistics,
     kendall_statistic,
@@ -45,7 +45,7 @@ from .bootstrap import (
     rmse_statistic,
     spearman_statistic,
 )
-from .correlation import fit_logistic, krcc, plcc, rmse, srcc
+from ..stats.correlation import fit_logistic, krcc, plcc, rmse, srcc
 from .qa import normalize_yes_no, qa_accuracy
 
 __all__ = [
@@ -466,7 +466,7 @@ def correlate(
     bootstrap), ``fit_ok`` and the methods used for the rank statistics.
     SRCC is exact per resample up to ``exact_max_n`` items, KRCC up to
     ``krcc_exact_max_n``; above that, the linearised bootstrap is used (see
-    :mod:`videojury.analysis.bootstrap`).
+    :mod:`videojury.stats.bootstrap`).
     """
     xa = np.asarray(x, float)
     ya = np.asarray(y, float)

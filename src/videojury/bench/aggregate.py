@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.suites import _normalize_yes_no
+from ..text import normalize_yes_no
 from ..metrics.base import Metric
 
 ACCURACY = "task_accuracy"
@@ -97,7 +97,7 @@ def dimension_means(scores: pd.DataFrame, fields: Sequence[FieldInfo]) -> pd.Dat
 def judge_answers(qa: pd.DataFrame) -> pd.DataFrame:
     """Add ``predicted`` (normalised yes/no or None) and ``correct`` (bool) to a QA table."""
     t = qa.copy()
-    t["predicted"] = [_normalize_yes_no(a) if a is not None and not (
+    t["predicted"] = [normalize_yes_no(a) if a is not None and not (
         isinstance(a, float) and math.isnan(a)) else None for a in t["answer"]]
     t["correct"] = [p is not None and p == e for p, e in zip(t["predicted"], t["expected"])]
     return t

@@ -33,7 +33,8 @@ from .. import __version__
 from ..analysis.leaderboard import MetricSpec, bootstrap_ranks, rank_table, render
 from ..api import resolve_metrics, score
 from ..data.items import load_items
-from ..data.suites import Suite, _normalize_yes_no, load_suite
+from ..data.suites import Suite, load_suite
+from ..text import normalize_yes_no
 from ..errors import InputError, MetricError
 from ..metrics.base import Metric
 from ..run.executor import RunStats, plan
@@ -255,7 +256,7 @@ def _human_answers(check: BenchCheck) -> tuple[pd.DataFrame | None, list[str]]:
         sp = suite[rec["prompt_id"]]
         q = str(rec["question"]).strip()
         match = next((x for x in sp.questions if x.question == q), None)
-        expected = _normalize_yes_no(rec.get("expected")) if rec.get("expected") is not None \
+        expected = normalize_yes_no(rec.get("expected")) if rec.get("expected") is not None \
             and not (isinstance(rec.get("expected"), float) and math.isnan(rec["expected"])) \
             else (match.expected if match else None)
         if expected is None:

@@ -123,7 +123,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..analysis.agreement import agreement, score_fields
-    from ..analysis.significance import compare_metrics
+    from ..stats.significance import compare_metrics
     from ..errors import InputError
     from ..human.importers import load_pairs, read_table, sidecar, write_json, write_table
     from . import console, out

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -47,43 +46,12 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from ..errors import InputError
+from ..text import normalize_yes_no
 from .items import read_table
 
 BUILTIN_DIR = Path(__file__).with_name("suites")
 FORMATS = ("auto", "videojury", "vbench", "love")
 _SUITE_COLUMNS = ("prompt_id", "prompt", "dimension", "question", "expected", "questions")
-
-
-def _normalize_yes_no(text: Any) -> str | None:
-    """``"yes"``, ``"no"`` or ``None`` for an answer (the agreement module's rule when present)."""
-    try:
-        from ..analysis.qa import normalize_yes_no  # noqa: PLC0415 - optional sibling module
-    except ImportError:
-        normalize_yes_no = None
-    if normalize_yes_no is not None and isinstance(text, str):
-        return normalize_yes_no(text)
-    return _fallback_yes_no(text)
-
-
-_TRUE = {"yes", "y", "true", "1", "t"}
-_FALSE = {"no", "n", "false", "0", "f"}
-
-
-def _fallback_yes_no(text: Any) -> str | None:
-    """Own normaliser: booleans, 0/1 and the first word of a sentence ("Yes, it does")."""
-    if isinstance(text, bool):
-        return "yes" if text else "no"
-    if text is None:
-        return None
-    s = str(text).strip().lower()
-    if not s:
-        return None
-    first = re.split(r"[^a-z0-9]+", s, maxsplit=1)[0]
-    if first in _TRUE:
-        return "yes"
-    if first in _FALSE:
-        return "no"
-    return None
 
 
 @dataclass(frozen=True)
@@ -238,7 +206,7 @@ def _question(q: Any, e: Any, dims: tuple[str, ...], where: str) -> Question:
     if _cell(e) is None:
         raise InputError(f"{where}: question {qt!r} has no 'expected' answer; give the yes/no "
                          "answer a faithful video should get")
-    norm = _normalize_yes_no(e if isinstance(e, (str, bool)) else str(e))
+    norm = normalize_yes_no(e if isinstance(e, (str, bool)) else str(e))
     if norm is None:
         raise InputError(f"{where}, column 'expected': {e!r} is not a yes/no answer")
     return Question(qt, norm, dims)

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..text import normalize_yes_no
 
 __all__ = [
     "LOVE_KINDS",
@@ -316,8 +317,6 @@ def load_love_jsonl(
     ``model_from_path`` fills a ``model`` column with the first directory of
     the video path, for releases that store videos as ``<model>/<name>.mp4``.
     """
-    from ..analysis.qa import normalize_yes_no
-
     p = Path(path)
     recs = _read_json_records(p) if p.exists() else None
     if recs is None:

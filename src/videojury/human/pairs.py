@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import optimize, sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..analysis.bootstrap import Resampler
+from ..stats.bootstrap import Resampler
 from ..errors import InputError
 
 __all__ = ["BTResult", "bradley_terry", "fit_bt_davidson", "fit_bt_mm", "pairwise_scores"]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.bootstrap import weighted_pearson
-from ..analysis.correlation import average_ranks
+from ..stats.bootstrap import weighted_pearson
+from ..stats.correlation import average_ranks
 from ..errors import InputError
 
 __all__ = ["SplitHalfResult", "spearman_brown", "split_half_reliability"]

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..text import yes_no_int
 from ..video import FramePolicy, Resize
 
 
@@ -105,10 +106,7 @@ def _clean(value: Any) -> str | None:
 
 
 def _yes_no(value: Any) -> int:
-    from ..analysis.qa import normalize_yes_no
-
-    got = normalize_yes_no(value)
-    return {"yes": 1, "no": 0}.get(got or "", -1)
+    return yes_no_int(value)
 
 
 def _read_prompts(path: str) -> dict[str, str]:

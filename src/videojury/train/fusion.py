@@ -452,7 +452,7 @@ def group_keys(df: pd.DataFrame, by: str = "prompt") -> np.ndarray:
 # --- fitting and cross-validation ----------------------------------------------------
 
 def _scores(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    from ..analysis.correlation import krcc, plcc, srcc
+    from ..stats.correlation import krcc, plcc, srcc
 
     if len(y) < 3 or np.all(pred == pred[0]) or np.all(y == y[0]):
         return {"srcc": float("nan"), "plcc": float("nan"), "krcc": float("nan")}

@@ -149,7 +149,7 @@ class CsvLog:
 
 def _correlations(pred: np.ndarray, mos: np.ndarray) -> dict[str, float]:
     """SRCC/PLCC/KRCC from the agreement module (NaN when undefined)."""
-    from ..analysis.correlation import krcc, plcc, srcc
+    from ..stats.correlation import krcc, plcc, srcc
 
     if len(pred) < 2:
         return {"srcc": float("nan"), "plcc": float("nan"), "krcc": float("nan")}

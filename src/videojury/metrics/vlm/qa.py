@@ -11,7 +11,7 @@ model with an instruction to answer yes or no (``template=``, must contain
 
 With ``mode=logits`` (default) the answer is whichever of yes/no is more
 probable. With ``mode=generate`` the model writes a short answer greedily
-and it is read with :func:`videojury.analysis.qa.normalize_yes_no`; an
+and it is read with :func:`videojury.text.normalize_yes_no`; an
 answer that is neither (e.g. "not sure") makes the item an error naming
 the text, never a silent no. Compare ``qa_yes`` with the manifest's
 ``answer`` column for QA accuracy.
@@ -29,17 +29,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...errors import MetricError
+from ...text import normalize_yes_no
 from ...video import Frames
 from ..base import ScoreField, register_metric
 from ._common import COMMON_OPTIONS, LMMMetric, append_log
 from .prompts import QA_TEMPLATE, fill, placeholders
 
 
-def parse_yes_no(text: str) -> str | None:
-    """``"yes"``, ``"no"`` or None for a free-text answer (the analysis module's rule)."""
-    from ...analysis.qa import normalize_yes_no
-
-    return normalize_yes_no(text)
+parse_yes_no = normalize_yes_no  # the one parser, videojury.text; kept under its old name
 
 
 @register_metric
