@@ -16,14 +16,29 @@ import sys
 from typing import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from ..errors import VideoJuryError
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Both consoles print text as it is: user text (prompts, file names such as
+# 'take [v2].mp4', model names, install hints such as videojury[ray]) is never
+# read as rich markup. Colour comes from `styled`, never from markup tags.
+console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 # Tables go to stdout; piped to a file they keep their width instead of
 # folding every cell at 80 columns.
-out = Console(highlight=False,
+out = Console(highlight=False, markup=False, emoji=False,
               width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and ``(text, style)`` pairs, e.g.
+    ``styled(("warning:", "yellow"), " ", message)``; no part is read as markup."""
+    return Text.assemble(*parts)
+
+
+def warn(message: str) -> None:
+    """Print ``warning: message`` on stderr (the message printed as it is)."""
+    console.print(styled(("warning:", "yellow"), " ", str(message)), soft_wrap=True)
 
 # Verbs in the order `videojury --help` shows them; discovered extras follow.
 _ORDER = ("demo", "score", "metrics", "export", "bench", "leaderboard", "report", "mos", "pairs",
@@ -32,7 +47,7 @@ _ORDER = ("demo", "score", "metrics", "export", "bench", "leaderboard", "report"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every discovered sub-command."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="videojury",
@@ -60,10 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except VideoJuryError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print(styled(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: results computed so far are kept in the store")
+        console.print(styled(("interrupted", "yellow"),
+                             ": results computed so far are kept in the store"))
         return 130
 
 

@@ -11,6 +11,7 @@ from typing import Iterator
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 
 def default_store_path() -> Path:
@@ -53,7 +54,7 @@ def progress_bar(total: int, label: str, enabled: bool | None = None) -> Iterato
         return
     from . import console
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as prog:
         task = prog.add_task(label, total=total)
         yield lambda n=1: prog.advance(task, n)
@@ -78,10 +79,10 @@ def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str | None
     ``floatfmt`` (e.g. ``"{:.3f}"``) formats every float; by default each
     gets about four significant digits.
     """
-    table = Table(title=title, show_lines=False)
+    table = Table(title=None if title is None else Text(title), show_lines=False)
     for col in df.columns:
         numeric = pd.api.types.is_numeric_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left",
+        table.add_column(Text(str(col)), justify="right" if numeric else "left",
                          overflow="fold")
     for _, row in df.head(max_rows).iterrows():
         cells = []
@@ -93,7 +94,8 @@ def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str | None
                 cells.append(floatfmt.format(v) if floatfmt else _auto_float(v))
             else:
                 cells.append(str(v))
-        table.add_row(*cells)
+        # Text cells: a file name like 'take [v2].mp4' is never read as markup.
+        table.add_row(*(Text(c) for c in cells))
     if len(df) > max_rows:
         table.caption = f"{len(df) - max_rows} more rows not shown"
     return table

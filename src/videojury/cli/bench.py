@@ -69,13 +69,13 @@ def run(args) -> int:
     from ..data.suites import load_suite
     from ..errors import InputError
     from ..run.store import Store
-    from . import console, out
+    from . import console, out, styled
 
     suite = load_suite(args.suite, args.suite_format)
     check = check_videos(suite, args.videos)
     problems = check.problems()
     for msg in problems:
-        console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)
+        console.print(styled(("warning:", "yellow"), f" {msg}"), soft_wrap=True)
     console.print(check.summary())
     if args.check:
         return 1 if problems else 0
@@ -101,7 +101,11 @@ def run(args) -> int:
                            progress=lambda n: bar["advance"](n))
     if result.stats is not None:
         console.print(result.stats.summary())
+    from ..report.leaderboard import write_markdown
+
     paths = result.write(args.out)
+    paths["leaderboard_md"] = write_markdown(result.leaderboard, args.out / "leaderboard.md",
+                                             result.intervals)
     if args.report:
         from ..report import write_report
 
@@ -120,7 +124,7 @@ def run(args) -> int:
     console.print(f"wrote {len(paths)} files to {args.out}"
                   + (f"; report: {paths['html']}" if "html" in paths else ""))
     if result.n_failed:
-        console.print(f"[yellow]{result.n_failed} of {len(result.scores)} videos had errors[/] "
-                      f"(see the 'error' column of {args.out / 'scores.csv'})")
+        console.print(styled((f"{result.n_failed} of {len(result.scores)} videos had errors",
+                              "yellow"), f" (see the 'error' column of {args.out / 'scores.csv'})"))
         return 1
     return 0

@@ -126,7 +126,7 @@ def run(args) -> int:
     from ..stats.significance import compare_metrics
     from ..errors import InputError
     from ..human.importers import load_pairs, read_table, sidecar, write_json, write_table
-    from . import console, out
+    from . import console, out, styled
     from ._common import frame_table
 
     if not args.human and args.qa is None:
@@ -144,7 +144,7 @@ def run(args) -> int:
         qa_new = load_love_jsonl(args.qa, kind="qa") if "conversations" in t.columns else t
         qa = qa_new if qa is None else pd.concat([qa, qa_new], ignore_index=True)
     if qa is not None and not args.qa_field:
-        console.print("[yellow]QA labels given but no --qa-field: QA accuracy skipped[/]")
+        console.print(styled(("QA labels given but no --qa-field: QA accuracy skipped", "yellow")))
     if human is None:
         human = pd.DataFrame(columns=["video", "dimension", "mos"])
     both = set(args.higher_better) & set(args.lower_better)
@@ -204,8 +204,8 @@ def run(args) -> int:
                     compare_rows.append({"field_a": fa, "field_b": fb, "human_dimension": hdim, **r})
     compare = pd.DataFrame(compare_rows)
     if skipped:
-        console.print(f"[yellow]--compare skipped {len(skipped)} pair(s) with fewer than 5 videos "
-                      f"scored by both fields:[/] {'; '.join(skipped[:5])}")
+        console.print(styled((f"--compare skipped {len(skipped)} pair(s) with fewer than 5 videos "
+                              "scored by both fields:", "yellow"), f" {'; '.join(skipped[:5])}"))
 
     if args.out is not None:
         if args.out.suffix.lower() == ".json":
@@ -235,8 +235,8 @@ def run(args) -> int:
         console.print(f"matched {sum(j.matched.values())} of {j.n_predictions} prediction videos to human labels "
                       f"({how}); {len(j.unmatched_human)} labelled videos had no prediction")
     if j.unmatched_predictions:
-        console.print(f"[yellow]{len(j.unmatched_predictions)} prediction video(s) had no human label[/], e.g. "
-                      + ", ".join(j.unmatched_predictions[:3]))
+        console.print(styled((f"{len(j.unmatched_predictions)} prediction video(s) had no human "
+                               "label", "yellow"), ", e.g. " + ", ".join(j.unmatched_predictions[:3])))
     for note in res.notes:
         console.print(f"note: {note}")
     t = res.table

@@ -56,7 +56,7 @@ def run(args) -> int:
     from ..data.synthetic import make_dataset
     from ..run.store import export_frame
     from ._common import frame_table, progress_bar
-    from . import console, out
+    from . import console, out, styled
 
     names = args.metric or demo_metrics()
     metrics = resolve_metrics(names)
@@ -80,7 +80,7 @@ def run(args) -> int:
         console.print(stats.summary())
         failed = int(df["error"].notna().sum())
         if failed:
-            console.print(f"[yellow]{failed} videos had errors[/]")
+            console.print(styled((f"{failed} videos had errors", "yellow")))
         console.print(f"done in {time.perf_counter() - t0:.0f}s"
                       + (f"; files in {root}" if args.out is not None else ""))
     return 1 if failed else 0

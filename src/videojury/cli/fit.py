@@ -63,7 +63,7 @@ def run(args) -> int:
     from ..data.items import read_table
     from ..errors import InputError
     from ..train.fusion import attach_mos, discover_inputs, fit_fusion, save_fusion, store_table
-    from . import console, out
+    from . import console, out, styled
     from ._common import frame_table
 
     src = args.scores
@@ -110,7 +110,7 @@ def run(args) -> int:
               f"best single metric {bs['model']}: CV SRCC {bs['cv_srcc']:.4f} "
               f"({ch['cv_srcc'] - bs['cv_srcc']:+.4f})")
     if report.dropped:
-        console.print(f"[yellow]{report.dropped} row(s) lacked an input or a MOS and were "
-                      "left out[/]")
+        console.print(styled((f"{report.dropped} row(s) lacked an input or a MOS and were "
+                              "left out", "yellow")))
     out.print(f"wrote {path}; use it: videojury score VIDEOS --metric trained:{args.out}")
     return 0

@@ -43,6 +43,7 @@ def describe_metrics() -> list[dict]:
 
 def run(args) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from . import out
 
@@ -59,7 +60,8 @@ def run(args) -> int:
             f"{'inf' if f['range'][1] is None else format(f['range'][1], 'g')}] "
             f"{'↑ higher better' if f['higher_is_better'] else '↓ lower better'}"
             for f in r["fields"])
-        table.add_row(f"{r['name']} v{r['version']}", fields, ", ".join(r["needs"]) or "video",
-                      r["frames"], r["extra"])
+        cells = (f"{r['name']} v{r['version']}", fields, ", ".join(r["needs"]) or "video",
+                 r["frames"], r["extra"])
+        table.add_row(*(Text(str(c)) for c in cells))  # plug-in text is never markup
     out.print(table)
     return 0

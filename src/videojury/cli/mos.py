@@ -44,7 +44,7 @@ def run(args) -> int:
     from ..human.importers import load_ratings, sidecar, write_json, write_table
     from ..human.mos import compute_mos
     from ..human.reliability import split_half_reliability
-    from . import console, out
+    from . import console, out, styled
     from ._common import frame_table
 
     if not 0 < args.confidence < 1:
@@ -60,7 +60,7 @@ def run(args) -> int:
             rel = split_half_reliability(ratings, n_splits=args.splits, seed=args.seed,
                                          zscore=not args.no_zscore, exclude_raters=res.excluded)
         except InputError as exc:
-            console.print(f"[yellow]reliability skipped:[/] {exc}")
+            console.print(styled(("reliability skipped:", "yellow"), f" {exc}"))
     rel_df = pd.DataFrame([r.as_dict() for r in rel])
     summary = {
         "ratings": str(args.ratings),
@@ -98,5 +98,6 @@ def run(args) -> int:
     out.print(frame_table(res.mos, title="MOS (first rows)", floatfmt="{:.2f}", max_rows=15))
     lost = res.settings.get("videos_without_mos") or []
     if lost:
-        console.print(f"[yellow]{len(lost)} video/dimension cell(s) have no MOS[/]: all their raters were rejected")
+        console.print(styled((f"{len(lost)} video/dimension cell(s) have no MOS", "yellow"),
+                             ": all their raters were rejected"))
     return 0

@@ -40,7 +40,7 @@ def run(args) -> int:
     from ..errors import InputError
     from ..human.importers import load_pairs, read_table, require_columns, sidecar, write_json, write_table
     from ..human.pairs import pairwise_scores
-    from . import console, out
+    from . import console, out, styled
     from ._common import frame_table
 
     if args.prior < 0:
@@ -65,10 +65,11 @@ def run(args) -> int:
                   f"{len(set(pairs['video_a']) | set(pairs['video_b']))} videos; ties: {args.ties}")
     for fit in res.settings["fits"]:
         if fit.get("graph_components", 1) > 1:
-            console.print(f"[yellow]{fit['level']}/{fit['dimension']}: the comparison graph has "
-                          f"{fit['graph_components']} disconnected parts[/]; scores across parts rest on the prior")
+            console.print(styled((f"{fit['level']}/{fit['dimension']}: the comparison graph has "
+                                  f"{fit['graph_components']} disconnected parts", "yellow"),
+                                 "; scores across parts rest on the prior"))
         if fit.get("converged") is False:
-            console.print(f"[yellow]{fit['level']}/{fit['dimension']}: fit did not converge[/]")
+            console.print(styled((f"{fit['level']}/{fit['dimension']}: fit did not converge", "yellow")))
         if fit.get("dropped_same_model"):
             console.print(f"{fit['level']}/{fit['dimension']}: {fit['dropped_same_model']} same-model comparisons "
                           "carry no information about models and were left out")

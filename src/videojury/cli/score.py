@@ -80,7 +80,7 @@ def run(args) -> int:
     from ..run.executor import get_executor, plan
     from ..run.results import results_table
     from ..run.store import Store, export_frame
-    from . import console, out
+    from . import console, out, styled
 
     if args.prompts is not None and len(args.inputs) != 1:
         raise InputError("--prompts goes with a single folder input")
@@ -121,8 +121,8 @@ def run(args) -> int:
         out.print(frame_table(shown))
     failed = int(df["error"].notna().sum())
     if failed:
-        console.print(f"[yellow]{failed} of {len(df)} videos had errors[/] (see the 'error' "
-                      "column)")
+        console.print(styled((f"{failed} of {len(df)} videos had errors", "yellow"),
+                             " (see the 'error' column)"))
         return 1
     return 0
 
