@@ -14,10 +14,10 @@ from videojury.analysis.leaderboard import (
     competition_rank,
     parse_metric_spec,
     rank_table,
-    render,
     to_records,
     weighted_table,
 )
+from videojury.report.leaderboard import render
 from videojury.cli import main
 from videojury.errors import InputError
 
@@ -227,7 +227,7 @@ def test_a_metric_named_like_an_output_column():
 
 
 def test_markdown_escapes_names_that_look_like_html_or_split_cells():
-    from videojury.analysis.leaderboard import to_markdown
+    from videojury.report.leaderboard import to_markdown
 
     df = pd.DataFrame({"name": ["<b>bold</b> model", "a|b"], "srcc": [0.8, 0.7]})
     md = to_markdown(rank_table(df, "name", ["srcc"]))

@@ -8,7 +8,7 @@ from .api import score
 from .errors import InputError, MetricError, MissingExtraError, VideoError, VideoJuryError
 from .metrics import Metric, ScoreField, list_metrics, load_metric, register_metric
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "InputError", "Metric", "MetricError", "MissingExtraError", "ScoreField", "VideoError",

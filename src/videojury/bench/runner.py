@@ -29,8 +29,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..analysis.leaderboard import MetricSpec, bootstrap_ranks, rank_table, render
+from .._version import __version__
+from ..analysis.leaderboard import MetricSpec, bootstrap_ranks, rank_table, to_csv, to_json
 from ..api import resolve_metrics, score
 from ..data.items import load_items
 from ..data.suites import Suite, load_suite
@@ -127,7 +127,9 @@ class BenchResult:
     def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
         """Save to ``out_dir``: ``scores.csv`` (one row per video), ``qa.csv`` (one row per
         question, when there are any), ``models.csv``, ``dimensions.csv`` (long),
-        ``leaderboard.{md,csv,json}``, ``suite.jsonl`` and ``bench.json`` (what was run)."""
+        ``leaderboard.{csv,json}``, ``suite.jsonl`` and ``bench.json`` (what was run). The
+        Markdown leaderboard is rendering: :func:`videojury.report.leaderboard.write_markdown`
+        (``videojury bench`` writes it as ``leaderboard.md``)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         paths: dict[str, Path] = {}
@@ -142,9 +144,8 @@ class BenchResult:
             save("qa", "qa.csv", self.qa.to_csv(index=False))
         save("models", "models.csv", self.per_model.to_csv(index=False))
         save("dimensions", "dimensions.csv", self.per_dimension.to_csv(index=False))
-        for fmt in ("md", "csv", "json"):
-            save(f"leaderboard_{fmt}", f"leaderboard.{fmt}",
-                 render(self.leaderboard, fmt, self.intervals))
+        save("leaderboard_csv", "leaderboard.csv", to_csv(self.leaderboard, self.intervals))
+        save("leaderboard_json", "leaderboard.json", to_json(self.leaderboard, self.intervals))
         if self.intervals is not None:
             save("intervals", "rank_intervals.csv", self.intervals.to_csv(index=False))
         paths["suite"] = self.suite.write(out / "suite.jsonl")

@@ -63,9 +63,9 @@ def run(args) -> int:
         bootstrap_ranks,
         parse_metric_spec,
         rank_table,
-        render,
         weighted_table,
     )
+    from ..report.leaderboard import render
     from ..data.items import read_table
     from ..errors import InputError
     from . import console

@@ -6,6 +6,7 @@ dimensions, model profiles, best and worst videos with thumbnail strips);
 sortable leaderboard and no network access needed to view it.
 """
 
-from .build import Example, ReportData, report_data, write_report
+from .build import Example, ReportData, report_data
+from .write import write_report
 
 __all__ = ["Example", "ReportData", "report_data", "write_report"]

@@ -8,10 +8,8 @@ renderers only lay that out. :func:`write_report` does both in one call.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -176,25 +174,5 @@ def report_data(result: BenchResult, *, title: str | None = None, examples: int 
                       list(result.problems))
 
 
-def write_report(result: BenchResult | ReportData, html_path: str | os.PathLike,
-                 md_path: str | os.PathLike | None = None, **kwargs: Any) -> dict[str, Path]:
-    """Write the self-contained HTML report and, if asked, the Markdown one (its images go
-    to a ``<name>_files/`` folder next to it). Returns the paths written."""
-    from .html import render_html  # noqa: PLC0415
-    from .markdown import render_markdown  # noqa: PLC0415
-
-    data = result if isinstance(result, ReportData) else report_data(result, **kwargs)
-    hp = Path(html_path)
-    hp.parent.mkdir(parents=True, exist_ok=True)
-    hp.write_text(render_html(data), encoding="utf-8")
-    paths = {"html": hp}
-    if md_path is not None:
-        mp = Path(md_path)
-        mp.parent.mkdir(parents=True, exist_ok=True)
-        mp.write_text(render_markdown(data, mp.parent / f"{mp.stem}_files"), encoding="utf-8")
-        paths["markdown"] = mp
-    return paths
-
-
 __all__ = ["ACCURACY", "Example", "ReportData", "field_title", "figures", "pick_examples",
-           "profile_matrix", "report_data", "write_report"]
+           "profile_matrix", "report_data"]

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..analysis.leaderboard import MetricSpec
 from ..bench.aggregate import ACCURACY, FieldInfo, normalise
 from .build import Example, ReportData, field_title, figures

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.leaderboard import md_cell as _cell
-from ..analysis.leaderboard import to_markdown
 from ..bench.aggregate import ACCURACY
 from .build import ReportData, field_title, figures
 from .html import fmt_value
+from .leaderboard import md_cell as _cell
+from .leaderboard import to_markdown
 
 
 def _slug(text: str) -> str:

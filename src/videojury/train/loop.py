@@ -509,7 +509,7 @@ class Trainer:
     # --- saving ------------------------------------------------------------------
     def meta(self, info: dict[str, Any]) -> dict[str, Any]:
         """The ``evaluator.json`` fields (see :mod:`.saving`)."""
-        from .. import __version__
+        from .._version import __version__
         from .model import _text_config
 
         cfg = self.cfg
