@@ -30,6 +30,7 @@ import importlib
 import json
 import math
 import pkgutil
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,15 @@ class Metric:
     # size, device, log files): left out of the store key and of the label, so
     # a rerun with another batch size reuses the stored scores.
     runtime_options: ClassVar[frozenset[str]] = frozenset()
+    # Checked when the metric is built, so a bad value is one clear message
+    # before any video is decoded (not an error row per video):
+    # float options that may be NaN or infinite (none unless listed),
+    nonfinite_options: ClassVar[frozenset[str]] = frozenset()
+    # ranges such as {"threshold": ">= 0, <= 255"} (options many metrics share
+    # have theirs in COMMON_OPTION_RANGES; a metric's own entry wins),
+    option_ranges: ClassVar[Mapping[str, str]] = {}
+    # and the allowed values of string options, e.g. {"preset": ("fast", "medium")}.
+    option_choices: ClassVar[Mapping[str, Sequence[str]]] = {}
 
     def __init__(self, **options: Any) -> None:
         self.options = self._check_options(options)
@@ -176,15 +186,59 @@ class Metric:
                               f"{known})")
         out = dict(cls.default_options)
         for key, value in options.items():
-            out[key] = _coerce(cls.name, key, value, cls.default_options[key])
+            out[key] = _coerce(cls.name, key, value, cls.default_options[key],
+                               allow_nonfinite=key in cls.nonfinite_options)
+        for key in options:
+            _check_value(cls, key, out[key])
         return out
 
     def __repr__(self) -> str:
         return f"<metric {self.label} v{self.version}>"
 
 
-def _coerce(metric: str, key: str, value: Any, default: Any) -> Any:
-    """Convert an option value (often a string from the CLI) to the default's type."""
+# Ranges of the options that many metrics share (a metric's option_ranges win).
+COMMON_OPTION_RANGES: dict[str, str] = {
+    "frames": ">= 0", "max_frames": ">= 0", "short_side": ">= 0", "max_pixels": ">= 0",
+    "fps": ">= 0", "rate": "> 0", "batch_size": ">= 1", "max_new_tokens": ">= 1",
+}
+_OPS = {">=": lambda v, b: v >= b, ">": lambda v, b: v > b, "<=": lambda v, b: v <= b,
+        "<": lambda v, b: v < b}
+# torch device strings (checked without importing torch; availability is
+# checked when the model loads).
+_DEVICE = re.compile(r"^(auto|cpu|mps|meta|(cuda|xpu|hpu|npu|mtia|xla)(:\d+)?)$", re.I)
+
+
+def _check_value(cls: type[Metric], key: str, value: Any) -> None:
+    """Range, choice, device and dtype checks of one given option value."""
+    metric = cls.name
+    rule = cls.option_ranges.get(key, COMMON_OPTION_RANGES.get(key))
+    if rule and isinstance(value, (int, float)) and not isinstance(value, bool):
+        for cond in rule.split(","):
+            op, _, bound = cond.strip().partition(" ")
+            if not _OPS[op](value, float(bound)):
+                raise MetricError(f"option {key!r} of metric {metric!r} must be {rule}, got "
+                                  f"{value!r}")
+    choices = cls.option_choices.get(key)
+    if choices is not None and value not in choices:
+        raise MetricError(f"option {key!r} of metric {metric!r} must be one of "
+                          f"{', '.join(map(str, choices))}, got {value!r}")
+    if key == "device" and isinstance(value, str) and value.strip() and \
+            not _DEVICE.match(value.strip()):
+        raise MetricError(f"option 'device' of metric {metric!r}: {value!r} is not a device; "
+                          "use cpu, cuda, cuda:N, mps or auto (or leave it out: CUDA when "
+                          "present, else CPU)")
+    if key == "dtype" and isinstance(value, str) and value.strip():
+        from ..models.loading import _DTYPES
+
+        if value.strip().lower() not in _DTYPES and value.strip().lower() != "auto":
+            raise MetricError(f"option 'dtype' of metric {metric!r}: unknown dtype {value!r}; "
+                              "use float32, bfloat16 or float16 (or auto)")
+
+
+def _coerce(metric: str, key: str, value: Any, default: Any, allow_nonfinite: bool = False) -> Any:
+    """Convert an option value (often a string from the CLI) to the default's type.
+
+    A float option may not be NaN or infinite unless ``allow_nonfinite``."""
     if default is None or value is None:
         if isinstance(value, str):
             low = value.lower()
@@ -211,7 +265,11 @@ def _coerce(metric: str, key: str, value: Any, default: Any) -> Any:
                 raise ValueError(value)
             return int(value)
         if kind is float:
-            return float(value)
+            f = float(value)
+            if not allow_nonfinite and not math.isfinite(f):
+                raise MetricError(f"option {key!r} of metric {metric!r} must be a finite number, "
+                                  f"got {value!r}")
+            return f
         if kind is str:
             return str(value)
         if kind in (list, tuple) and isinstance(value, str):
@@ -321,6 +379,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
             if not eq or not key.strip():
                 raise MetricError(f"metric option {part!r} in {spec!r} is not of the form "
                                   "key=value")
+            if key.strip() in options:
+                raise MetricError(f"metric option {key.strip()!r} is given twice in {spec!r}; "
+                                  "give each option once")
             options[key.strip()] = value.strip()
     return name, options
 
