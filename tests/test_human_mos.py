@@ -214,7 +214,8 @@ def test_mos_cli_reliability_excludes_a_rater_only_where_they_were_excluded(tmp_
     pd.DataFrame(rows).replace({"rater": {"r0": "flat"}}).to_csv(tmp_path / "r.csv", index=False)
     res = compute_mos(pd.read_csv(tmp_path / "r.csv"), screen=False)
     assert res.excluded == [("flat", "motion")]
-    assert main(["mos", str(tmp_path / "r.csv"), "--no-screen", "--splits", "5", "-o", str(tmp_path / "m.csv")]) == 0
+    assert main(["mos", str(tmp_path / "r.csv"), "--no-screen", "--splits", "5", "--scale", "any",
+                 "-o", str(tmp_path / "m.csv")]) == 0
     rel = {r["dimension"]: r for r in json.loads((tmp_path / "m.summary.json").read_text())["reliability"]}
     assert pd.read_csv(tmp_path / "m.csv").query("dimension == 'quality'")["n"].eq(5).all()
     assert rel["quality"]["n_raters"] == 5 and rel["motion"]["n_raters"] == 4

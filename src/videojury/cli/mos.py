@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 
@@ -24,6 +25,9 @@ def register(sub) -> None:
     p.add_argument("--score-col", default="score", help="score column (default: score)")
     p.add_argument("--dimension-col", default="dimension",
                    help="dimension column, optional in the file (default: dimension)")
+    p.add_argument("--scale", nargs="+", default=["1", "5"], metavar="LOW HIGH",
+                   help="the rating scale: a score outside [LOW, HIGH] is refused naming its row "
+                        "(default: 1 5; e.g. --scale 0 100 for a slider; --scale any: no check)")
     p.add_argument("--no-screen", action="store_true", help="skip BT.500 rater screening")
     p.add_argument("--no-zscore", action="store_true", help="average raw scores instead of per-rater z-scores")
     p.add_argument("--per-dimension", action="store_true",
@@ -34,6 +38,39 @@ def register(sub) -> None:
     p.add_argument("--splits", type=int, default=100, help="random rater splits for reliability (default: 100; 0 skips)")
     p.add_argument("--seed", type=int, default=0, help="seed for the rater splits (default: 0)")
     p.set_defaults(func=run)
+
+
+def _scale(values: list[str]) -> tuple[float, float] | None:
+    """``--scale LOW HIGH`` as numbers, or None for ``--scale any``."""
+    from ..errors import InputError
+
+    if len(values) == 1 and values[0].strip().lower() == "any":
+        return None
+    try:
+        low, high = (float(v) for v in values)
+    except ValueError:
+        raise InputError(f"--scale {' '.join(values)}: give two numbers LOW HIGH (e.g. --scale 1 5) "
+                         "or --scale any") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InputError(f"--scale {' '.join(values)}: give two finite numbers with LOW < HIGH")
+    return low, high
+
+
+def _why_no_mos(ratings, raters, *, zscore: bool) -> str:
+    """The reason no video got a MOS, for the one-line error."""
+    s = ratings["score"].to_numpy(dtype=float)
+    rej = raters[raters["rejected"]]
+    novar = int(rej["reason"].astype(str).str.startswith("no variance").sum())
+    if zscore and s.size and (s == s[0]).all():
+        return (f"every one of the {s.size} ratings is {s[0]:g}: with no variance no rater can be "
+                "z-scored, so no video has a MOS; pass --no-zscore to average the raw scores")
+    parts = []
+    if novar:
+        parts.append(f"{novar} gave the same score throughout (no variance, cannot be z-scored; "
+                     "--no-zscore averages raw scores)")
+    if len(rej) - novar:
+        parts.append(f"{len(rej) - novar} were rejected by BT.500 screening (--no-screen keeps them)")
+    return (f"no video has a MOS: every rater was excluded: {'; '.join(parts) or 'see the raters table'}")
 
 
 def run(args) -> int:
@@ -49,11 +86,17 @@ def run(args) -> int:
 
     if not 0 < args.confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    if args.splits < 0:
+        raise InputError(f"--splits must be >= 0 (0 skips reliability), got {args.splits}")
+    scale = _scale(args.scale)
     ratings = load_ratings(args.ratings, rater=args.rater_col, video=args.video_col, score=args.score_col,
-                           dimension=args.dimension_col)
+                           dimension=args.dimension_col, scale=scale)
     res = compute_mos(ratings, screen=not args.no_screen, zscore=not args.no_zscore,
                       per_dimension=args.per_dimension, drop_outlier_scores=args.drop_outlier_scores,
                       confidence=args.confidence)
+    res.settings["scale"] = list(scale) if scale else None
+    if len(res.mos) == 0:
+        raise InputError(_why_no_mos(ratings, res.raters, zscore=not args.no_zscore))
     rel = []
     if args.splits > 0:
         try:
@@ -99,5 +142,6 @@ def run(args) -> int:
     lost = res.settings.get("videos_without_mos") or []
     if lost:
         console.print(styled((f"{len(lost)} video/dimension cell(s) have no MOS", "yellow"),
-                             ": all their raters were rejected"))
+                             ": all their raters were excluded (BT.500 screening or no variance; see "
+                             "Rejected raters)"))
     return 0

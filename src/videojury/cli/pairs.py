@@ -39,17 +39,21 @@ def run(args) -> int:
     """Fit the scores, write them and print the model level (or the top videos)."""
     from ..errors import InputError
     from ..human.importers import load_pairs, read_table, require_columns, sidecar, write_json, write_table
-    from ..human.pairs import pairwise_scores
+    from ..human.pairs import pairwise_scores, video_model_mapping
     from . import console, out, styled
     from ._common import frame_table
 
-    if args.prior < 0:
+    if not args.prior >= 0:
         raise InputError(f"--prior must be >= 0, got {args.prior}")
+    if args.bootstrap < 0:
+        raise InputError(f"--bootstrap must be >= 0 (0 skips the intervals), got {args.bootstrap}")
+    if not 0 < args.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
     mapping = None
     if args.models is not None:
         mt = read_table(args.models)
         require_columns(mt, ["video", "model"], what="video->model mapping")
-        mapping = dict(zip(mt["video"].astype(str), mt["model"].astype(str)))
+        mapping = video_model_mapping(mt)
     pairs = load_pairs(args.pairs, video_a=args.video_a_col, video_b=args.video_b_col, winner=args.winner_col,
                        dimension=args.dimension_col, model_a=args.model_a_col, model_b=args.model_b_col,
                        video_models=mapping)

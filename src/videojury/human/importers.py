@@ -37,6 +37,7 @@ from ..text import normalize_yes_no
 
 __all__ = [
     "LOVE_KINDS",
+    "check_scale",
     "guess_love_kind",
     "load_human_labels",
     "load_love_jsonl",
@@ -161,15 +162,19 @@ def load_ratings(
     score: str = "score",
     dimension: str | None = "dimension",
     default_dimension: str = "overall",
+    scale: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Load raw long-format ratings into columns ``rater, video, dimension, score``.
 
     ``source`` is a path or a DataFrame. Column names are configurable; the
     dimension column is optional (absent: every rating belongs to
-    ``default_dimension``). Scores may be on any numeric scale. Missing
-    columns, empty identifiers, non-numeric or missing scores and a second
-    score by the same rater for the same (video, dimension) raise
-    :class:`InputError` naming the row and field.
+    ``default_dimension``). Scores may be on any numeric scale; with
+    ``scale=(low, high)`` a score outside ``[low, high]`` is refused, naming
+    its row (a typo such as 99 on a 1-5 scale would otherwise shift that
+    rater's z-scores and the video's MOS). Missing columns, empty
+    identifiers, non-numeric or missing scores and a second score by the
+    same rater for the same (video, dimension) raise :class:`InputError`
+    naming the row and field.
     """
     df = read_table(source) if not isinstance(source, pd.DataFrame) else source
     require_columns(df, [rater, video, score], what="ratings table")
@@ -182,6 +187,8 @@ def load_ratings(
     else:
         out["dimension"] = default_dimension
     out["score"] = to_numeric_column(df, score)
+    if scale is not None:
+        check_scale(out["score"].to_numpy(dtype=float), scale, where=_source(df), field=score)
     # A second score of one rater for one video would count as another rater:
     # it inflates n, narrows the CI and skews the BT.500 counts.
     dup = out.duplicated(["rater", "video", "dimension"], keep="first").to_numpy()
@@ -197,6 +204,26 @@ def load_ratings(
         )
     out.attrs["source"] = _source(df)
     return out
+
+
+def check_scale(values: np.ndarray, scale: tuple[float, float], *, where: str = "<table>",
+                field: str = "score") -> None:
+    """Raise :class:`InputError` naming the first row (1-based) whose value lies outside
+    ``scale = (low, high)``, with how many rows do; ``low < high`` is required."""
+    low, high = (float(scale[0]), float(scale[1]))
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InputError(f"scale {scale[0]!r} to {scale[1]!r}: give two finite numbers LOW < HIGH")
+    v = np.asarray(values, dtype=float)
+    bad = np.flatnonzero((v < low) | (v > high))
+    if bad.size:
+        i = int(bad[0])
+        more = f" ({bad.size} rows are outside it: rows {', '.join(str(int(k) + 1) for k in bad[:5])}" \
+               f"{', ...' if bad.size > 5 else ''})" if bad.size > 1 else ""
+        raise InputError(
+            f"{where}: row {i + 1}: field {field!r} is {v[i]:g}, outside the rating scale "
+            f"{low:g} to {high:g}{more}; fix the row, or declare the scale the ratings use "
+            "(videojury mos --scale LOW HIGH, or --scale any)"
+        )
 
 
 _LABEL_OPTIONAL = ("model", "prompt_id", "prompt")

@@ -38,7 +38,8 @@ from scipy.sparse.csgraph import connected_components
 from ..stats.bootstrap import Resampler
 from ..errors import InputError
 
-__all__ = ["BTResult", "bradley_terry", "fit_bt_davidson", "fit_bt_mm", "pairwise_scores"]
+__all__ = ["BTResult", "bradley_terry", "fit_bt_davidson", "fit_bt_mm", "pairwise_scores",
+           "video_model_mapping"]
 
 
 def _incidence(i: np.ndarray, j: np.ndarray, n_items: int) -> sparse.csr_matrix:
@@ -188,6 +189,29 @@ def fit_bt_davidson(
     return th, float(np.exp(res.x[-1])), bool(res.success)
 
 
+def video_model_mapping(table: pd.DataFrame, *, video: str = "video", model: str = "model") -> dict[str, str]:
+    """``{video: model}`` from a table such as a score table or a manifest.
+
+    A video may be listed several times (one row per dimension or question)
+    under the same model; under two different models it is ambiguous which
+    model its comparisons count for, and :class:`InputError` names both rows.
+    """
+    vids = table[video].astype(str).str.strip().to_numpy()
+    mods = table[model].astype(str).str.strip().to_numpy()
+    mapping: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for i, (v, m) in enumerate(zip(vids, mods)):
+        if v in mapping and mapping[v] != m:
+            src = table.attrs.get("source", "video->model mapping")
+            raise InputError(
+                f"{src}: row {i + 1}: video {v!r} is mapped to model {m!r}, but row {first[v] + 1} maps "
+                f"it to {mapping[v]!r}; a video belongs to one model"
+            )
+        mapping.setdefault(v, m)
+        first.setdefault(v, i)
+    return mapping
+
+
 @dataclass
 class BTResult:
     """Bradley-Terry scores table plus fit diagnostics."""
@@ -219,6 +243,10 @@ def bradley_terry(
     a = np.asarray(items_a).astype(str)
     b = np.asarray(items_b).astype(str)
     w = np.asarray(winner).astype(str)
+    if n_resamples < 0:
+        raise InputError(f"n_resamples must be >= 0 (0 skips the bootstrap), got {n_resamples}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be between 0 and 1, got {confidence}")
     bad = ~np.isin(w, ["a", "b", "tie"])
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
