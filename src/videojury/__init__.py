@@ -7,10 +7,12 @@ Score videos with any metric (``score``), list and load metrics
 from .api import score
 from .errors import InputError, MetricError, MissingExtraError, VideoError, VideoJuryError
 from .metrics import Metric, ScoreField, list_metrics, load_metric, register_metric
+from .selection import BestOfN, best_of_n
 
 from ._version import __version__
 
 __all__ = [
-    "InputError", "Metric", "MetricError", "MissingExtraError", "ScoreField", "VideoError",
+    "BestOfN", "InputError", "Metric", "MetricError", "MissingExtraError", "ScoreField", "VideoError",
     "VideoJuryError", "__version__", "list_metrics", "load_metric", "register_metric", "score",
+    "best_of_n",
 ]
