@@ -9,6 +9,11 @@ import pandas as pd
 import pytest
 
 from videojury.cli import main
+from videojury.io import write_table
+from videojury.metrics.base import ResultField
+
+# The directions a videojury score table would carry for the fixture's two columns.
+FIELDS = [ResultField("clip", "clip", True), ResultField("fvd", "fvd", False)]
 
 
 @pytest.fixture()
@@ -29,7 +34,7 @@ def study(tmp_path):
             for r in range(6):
                 ratings.append({"worker": f"w{r}", "video": video,
                                 "score": int(np.clip(np.round(3 + q + rng.normal(0, 0.6)), 1, 5))})
-    (tmp_path / "scores.csv").write_text(pd.DataFrame(scores).to_csv(index=False))
+    write_table(pd.DataFrame(scores), tmp_path / "scores.csv", fields=FIELDS)  # + scores.csv.fields.json
     (tmp_path / "train_perception.jsonl").write_text("\n".join(json.dumps(r) for r in love) + "\n")
     pd.DataFrame(ratings).to_csv(tmp_path / "ratings.csv", index=False)
     return tmp_path
@@ -95,22 +100,23 @@ def test_correlate_cli_input_errors_exit_2(study, capsys):
     scores.loc[3, "clip"] = np.nan
     bad = study / "bad.csv"
     scores.to_csv(bad, index=False)
-    rc = main(["correlate", str(bad), "--human", str(study / "train_perception.jsonl"), "--bootstrap", "0"])
+    rc = main(["correlate", str(bad), "--human", str(study / "train_perception.jsonl"), "--bootstrap", "0",
+               "--higher-better", "clip", "--lower-better", "fvd"])
     assert rc == 2
     err = capsys.readouterr().err
     assert "row 4" in err and "'clip'" in err
     # With --drop-missing it runs and counts the row.
     assert main(["correlate", str(bad), "--human", str(study / "train_perception.jsonl"), "--bootstrap", "0",
-                 "--drop-missing", "--field", "clip", "-o", str(study / "ok.csv")]) == 0
+                 "--drop-missing", "--field", "clip", "--higher-better", "clip", "-o", str(study / "ok.csv")]) == 0
     assert pd.read_csv(study / "ok.csv")["n_missing"].max() == 1
     # Unlabelled videos: error by default, listed with --allow-unmatched.
     extra = pd.concat([scores.dropna(subset=["clip"]), pd.DataFrame([{"video": "/runs/M9/x.mp4", "clip": 1.0}])])
     extra.to_csv(study / "extra.csv", index=False)
     assert main(["correlate", str(study / "extra.csv"), "--human", str(study / "train_perception.jsonl"),
-                 "--bootstrap", "0", "--field", "clip"]) == 2
+                 "--bootstrap", "0", "--field", "clip", "--higher-better", "clip"]) == 2
     assert "no human label" in capsys.readouterr().err
     assert main(["correlate", str(study / "extra.csv"), "--human", str(study / "train_perception.jsonl"),
-                 "--bootstrap", "0", "--field", "clip", "--allow-unmatched"]) == 0
+                 "--bootstrap", "0", "--field", "clip", "--higher-better", "clip", "--allow-unmatched"]) == 0
     assert "1 prediction video(s) had no human label" in capsys.readouterr().err
 
 
@@ -150,8 +156,30 @@ def test_compare_says_which_pairs_it_skipped(study, capsys):
     scores.loc[3:, "fvd"] = np.nan  # only 3 videos scored by both fields
     scores.to_csv(study / "sparse.csv", index=False)
     rc = main(["correlate", str(study / "sparse.csv"), "--human",
-               str(study / "train_perception.jsonl"), "--lower-better", "fvd", "--bootstrap", "50",
-               "--compare", "--drop-missing"])
+               str(study / "train_perception.jsonl"), "--lower-better", "fvd", "--higher-better", "clip",
+               "--bootstrap", "50", "--compare", "--drop-missing"])
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "--compare skipped 1 pair(s)" in err and "3 videos" in err
+
+
+def test_foreign_table_directions_are_asked_for_not_assumed(study, capsys):
+    # A table written by another tool has no .fields.json: nothing says which way 'clip' points.
+    pd.read_csv(study / "scores.csv").to_csv(study / "foreign.csv", index=False)
+    rc = main(["correlate", str(study / "foreign.csv"), "--human", str(study / "train_perception.jsonl"),
+               "--bootstrap", "0", "--lower-better", "fvd"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "direction unknown for column(s) 'clip'" in err and "foreign.csv" in err
+    assert "--higher-better clip" in err and "Traceback" not in err
+    assert main(["correlate", str(study / "foreign.csv"), "--human", str(study / "train_perception.jsonl"),
+                 "--bootstrap", "0", "--lower-better", "fvd", "--higher-better", "clip",
+                 "-o", str(study / "f.csv")]) == 0
+    t = pd.read_csv(study / "f.csv").set_index(["field", "level", "breakdown"])
+    assert t.loc[("fvd", "instance", "all"), "srcc"] > 0.5  # flipped by the flag
+    # The same table with its metadata needs no flags and gives the same numbers.
+    assert main(["correlate", str(study / "scores.csv"), "--human", str(study / "train_perception.jsonl"),
+                 "--bootstrap", "0", "-o", str(study / "m.csv")]) == 0
+    m = pd.read_csv(study / "m.csv").set_index(["field", "level", "breakdown"])
+    assert m.loc[("fvd", "instance", "all"), "direction"] == "lower"
+    assert m.loc[("fvd", "instance", "all"), "srcc"] == t.loc[("fvd", "instance", "all"), "srcc"]

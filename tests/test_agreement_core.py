@@ -19,6 +19,11 @@ from videojury.analysis.agreement import (
 from videojury.errors import InputError
 
 
+def _up(name):
+    """Every field higher-is-better (in-memory tables carry no field metadata)."""
+    return "higher"
+
+
 def _human(videos, mos, dim="perception"):
     return pd.DataFrame({"video": videos, "dimension": dim, "mos": mos})
 
@@ -69,7 +74,7 @@ def test_unmatched_prediction_raises_naming_row_and_is_reported_when_allowed():
     human = _human(["a.mp4", "c.mp4", "d.mp4"], [1, 3, 4])
     with pytest.raises(InputError, match=r"1 video\(s\).*field 'video'.*row 2 \('b.mp4'\)"):
         join_scores(pred, human)
-    res = agreement(pred, human, allow_unmatched=True, n_resamples=0, levels=("instance",))
+    res = agreement(pred, human, directions=_up, allow_unmatched=True, n_resamples=0, levels=("instance",))
     assert res.join.unmatched_predictions == ["b.mp4"]
     assert res.join.unmatched_human == ["d.mp4"]
     assert any("no human label" in n for n in res.notes)
@@ -98,8 +103,8 @@ def test_nan_score_raises_naming_row_field_and_scorer_error():
     pred.loc[4, "clip"] = np.nan
     pred.loc[4, "error"] = "clip: decode failed"
     with pytest.raises(InputError, match=r"row 5 \(video 'v4.mp4'\): field 'clip' is missing.*decode failed"):
-        agreement(pred, human, n_resamples=0)
-    res = agreement(pred, human, n_resamples=0, drop_missing=True, levels=("instance",))
+        agreement(pred, human, directions=_up, n_resamples=0)
+    res = agreement(pred, human, directions=_up, n_resamples=0, drop_missing=True, levels=("instance",))
     row = res.table.iloc[0]
     assert row["n"] == 29 and row["n_missing"] == 1
 
@@ -109,13 +114,13 @@ def test_non_numeric_score_and_missing_field():
     pred["clip"] = pred["clip"].astype(object)
     pred.loc[2, "clip"] = "n/a"
     with pytest.raises(InputError, match=r"row 3 .*field 'clip' is not a number: 'n/a'"):
-        agreement(pred, human, fields=["clip"], n_resamples=0)
+        agreement(pred, human, directions=_up, fields=["clip"], n_resamples=0)
     with pytest.raises(InputError, match="no column.*'fvd'"):
-        agreement(pred, human, fields=["fvd"], n_resamples=0)
+        agreement(pred, human, directions=_up, fields=["fvd"], n_resamples=0)
     with pytest.raises(InputError, match="missing column 'video'"):
-        agreement(pred.drop(columns=["video"]), human, n_resamples=0)
+        agreement(pred.drop(columns=["video"]), human, directions=_up, n_resamples=0)
     with pytest.raises(InputError, match="missing column 'mos'"):
-        agreement(pred, human.drop(columns=["mos"]), n_resamples=0)
+        agreement(pred, human.drop(columns=["mos"]), directions=_up, n_resamples=0)
 
 
 def test_default_fields_keep_a_score_column_with_a_stray_text_cell():
@@ -127,7 +132,7 @@ def test_default_fields_keep_a_score_column_with_a_stray_text_cell():
     pred.loc[0, "note"] = "3"
     assert score_fields(pred) == ["clip"]
     with pytest.raises(InputError, match=r"row 3 .*field 'clip' is not a number: 'NaN'"):
-        agreement(pred, human, n_resamples=0)
+        agreement(pred, human, directions=_up, n_resamples=0)
 
 
 # ------------------------------------------------------------------ statistics
@@ -136,7 +141,7 @@ def test_default_fields_keep_a_score_column_with_a_stray_text_cell():
 def test_instance_level_equals_scipy_and_direction_flip():
     pred, human = _toy(200, seed=1)
     pred["fvd"] = -pred["clip"] * 100 + 1000  # same information, lower is better
-    res = agreement(pred, human, fields=["clip", "fvd"], directions={"fvd": "lower"}, n_resamples=200,
+    res = agreement(pred, human, fields=["clip", "fvd"], directions={"fvd": "lower", "clip": "higher"}, n_resamples=200,
                     levels=("instance",))
     t = res.table.set_index("field")
     ref = stats.spearmanr(pred["clip"], human["mos"]).statistic
@@ -146,7 +151,7 @@ def test_instance_level_equals_scipy_and_direction_flip():
     assert t.loc["fvd", "direction"] == "lower"
     assert t.loc["clip", "srcc_low"] < ref < t.loc["clip", "srcc_high"]
     # Without the flip the same metric would look anti-correlated.
-    raw = agreement(pred, human, fields=["fvd"], n_resamples=0, levels=("instance",)).table.iloc[0]
+    raw = agreement(pred, human, directions=_up, fields=["fvd"], n_resamples=0, levels=("instance",)).table.iloc[0]
     assert raw["srcc"] == pytest.approx(-ref, abs=1e-12)
 
 
@@ -178,7 +183,7 @@ def test_model_level_srcc_by_hand():
     # The same through the full table.
     pred = pd.DataFrame({"video": [f"{m}/{i}.mp4" for i, m in enumerate(models)], "model": models, "s": x})
     human = _human(pred["video"], y)
-    t = agreement(pred, human, n_resamples=0, levels=("model",), min_group=3).table
+    t = agreement(pred, human, directions=_up, n_resamples=0, levels=("model",), min_group=3).table
     assert t.iloc[0]["srcc"] == pytest.approx(0.5)
     assert t.iloc[0]["level"] == "model"
 
@@ -189,7 +194,7 @@ def test_model_level_bootstrap_and_models_from_human_table():
     q = np.repeat(np.arange(8) * 0.5, 40) + rng.normal(size=320)
     pred = pd.DataFrame({"video": [f"v{i}" for i in range(320)], "s": q + rng.normal(size=320)})
     human = _human(pred["video"], q).assign(model=models)  # model only in the human labels
-    res = agreement(pred, human, n_resamples=300, levels=("model",))
+    res = agreement(pred, human, directions=_up, n_resamples=300, levels=("model",))
     row = res.table.iloc[0]
     assert row["n"] == 8 and row["srcc"] > 0.9
     assert row["srcc_low"] <= row["srcc"] <= row["srcc_high"]
@@ -221,7 +226,7 @@ def test_pair_level_in_table_and_breakdown_by_dimension():
     df = pd.DataFrame(rows)
     pred = df.drop(columns=["mos"])
     human = _human(df["video"], df["mos"])
-    res = agreement(pred, human, n_resamples=100)
+    res = agreement(pred, human, directions=_up, n_resamples=100)
     t = res.table
     assert set(t["level"]) == {"instance", "model", "pair"}
     assert set(t["group"]) == {"all", "motion", "color"}
@@ -233,7 +238,7 @@ def test_pair_level_in_table_and_breakdown_by_dimension():
     assert inst["n"] == len(sub)
     assert inst["srcc"] == pytest.approx(stats.spearmanr(sub["s"], sub["mos"]).statistic, abs=1e-12)
     # Clustered by prompt the interval differs from the per-video one but stays around the estimate.
-    rc = agreement(pred, human, n_resamples=100, cluster="prompt", levels=("instance",), by=()).table.iloc[0]
+    rc = agreement(pred, human, directions=_up, n_resamples=100, cluster="prompt", levels=("instance",), by=()).table.iloc[0]
     assert rc["srcc_low"] < rc["srcc"] < rc["srcc_high"]
 
 
@@ -242,7 +247,7 @@ def test_explicit_human_pairs():
     human = _human(pred["video"], [1, 2, 3, 4])
     pairs = pd.DataFrame({"video_a": ["a", "b", "c", "a", "zz"], "video_b": ["d", "c", "d", "b", "a"],
                           "winner": ["a", "a", "b", "tie", "a"]})
-    res = agreement(pred, human, n_resamples=0, levels=(), human_pairs=pairs)
+    res = agreement(pred, human, directions=_up, n_resamples=0, levels=(), human_pairs=pairs)
     row = res.table[res.table["level"] == "human_pair"].iloc[0]
     # a>d agree, b>c metric tie, d>c disagree (3 vs 1); the tie pair and the unknown video are left out.
     assert row["n_pairs"] == 3 and row["pair_ties"] == 1

@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--field", action="append", default=None, metavar="F",
                    help="score column to evaluate (repeatable; default: every numeric non-metadata column)")
     p.add_argument("--higher-better", action="append", default=[], metavar="F",
-                   help="field F is higher-is-better (the default unless the metric's metadata says otherwise)")
+                   help="field F is higher-is-better (needed for a column the table's field metadata does "
+                        "not describe, e.g. a table not written by videojury)")
     p.add_argument("--lower-better", action="append", default=[], metavar="F",
                    help="field F is lower-is-better: its sign is flipped so agreement is positive")
     p.add_argument("--level", action="append", choices=("instance", "model", "pair"), default=None,
@@ -61,25 +62,6 @@ def register(sub) -> None:
                    help="tidy results (.csv/.tsv/.jsonl/.parquet with <stem>.meta.json, <stem>.models.* "
                         "beside it; or .json for everything)")
     p.set_defaults(func=run)
-
-
-def _metric_directions() -> dict[str, str]:
-    """Field directions declared by registered metrics (empty if unavailable)."""
-    try:
-        from ..metrics.base import list_metrics, metric_class
-
-        dirs: dict[str, str] = {}
-        for name in list_metrics():
-            try:
-                cls = metric_class(name)
-            except Exception:  # noqa: BLE001 - a broken plugin must not stop correlate
-                continue
-            for f in getattr(cls, "fields", ()) or ():
-                if hasattr(f, "name") and hasattr(f, "higher_is_better"):
-                    dirs.setdefault(f.name, "higher" if f.higher_is_better else "lower")
-        return dirs
-    except Exception:  # noqa: BLE001 - metadata is a convenience, flags always work
-        return {}
 
 
 def _load_human(specs, args):
@@ -122,10 +104,11 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from ..analysis.agreement import agreement, score_fields
+    from ..analysis.agreement import agreement, field_directions, score_fields
     from ..stats.significance import compare_metrics
     from ..errors import InputError
-    from ..human.importers import load_pairs, read_table, sidecar, write_json, write_table
+    from ..human.importers import load_pairs
+    from ..io import read_table, sidecar, write_json, write_table
     from . import console, out, styled
     from ._common import frame_table
 
@@ -150,8 +133,8 @@ def run(args) -> int:
     both = set(args.higher_better) & set(args.lower_better)
     if both:
         raise InputError(f"field(s) {', '.join(sorted(both))} given as both --higher-better and --lower-better")
-    directions = _metric_directions()
-    directions.update({f: "higher" for f in args.higher_better})
+    # Directions: the flags, else the table's field metadata (.fields.json / Parquet), never a guess.
+    directions = {f: "higher" for f in args.higher_better}
     directions.update({f: "lower" for f in args.lower_better})
     pairs = load_pairs(args.pairs) if args.pairs is not None else None
     levels = tuple(args.level) if args.level else ("instance", "model", "pair")
@@ -170,6 +153,7 @@ def run(args) -> int:
         fields = [f for f in score_fields(preds) if f not in set(args.qa_field)]
     if human is not None and len(human) == 0:
         fields = []
+    field_directions(preds, fields, directions)  # every direction known before any statistics
     res = agreement(
         preds, human, fields=fields, directions=directions, levels=levels, by=by, human_pairs=pairs,
         qa_human=qa, qa_fields=tuple(args.qa_field), n_resamples=args.bootstrap, seed=args.seed,

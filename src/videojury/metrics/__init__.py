@@ -7,6 +7,7 @@ them on first use, so ``import videojury`` stays light.
 
 from .base import (
     Metric,
+    ResultField,
     ScoreField,
     list_metrics,
     load_metric,
@@ -17,6 +18,6 @@ from .base import (
 )
 
 __all__ = [
-    "Metric", "ScoreField", "list_metrics", "load_metric", "metric_class", "parse_spec",
+    "Metric", "ResultField", "ScoreField", "list_metrics", "load_metric", "metric_class", "parse_spec",
     "register_metric", "register_scheme",
 ]

@@ -9,8 +9,10 @@ in memory.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -64,14 +66,42 @@ class Frames:
         return int(self.array.shape[0])
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise VideoError(path, "file does not exist; check the path (relative paths in a "
-                               "manifest are resolved against the manifest's folder)")
-    if path.is_dir():
-        raise VideoError(path, "is a directory, not a video file")
-    if path.stat().st_size == 0:
-        raise VideoError(path, "file is empty (0 bytes); re-export or remove it")
+def check_file(path: str | os.PathLike) -> None:
+    """Refuse what is not a non-empty regular file, before anything opens or hashes it.
+
+    One :class:`VideoError` naming the file and what it is instead: missing,
+    a symbolic link loop, a broken link, a folder, a FIFO or a device (both
+    would block a reader or never end), or empty.
+    """
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VideoError(p, "is a symbolic link loop (the link leads back to itself); fix "
+                                "or remove the link") from None
+        if os.path.islink(p):
+            raise VideoError(p, f"is a broken symbolic link (it points to {os.readlink(p)!r}, "
+                                "which does not exist)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise VideoError(p, "file does not exist; check the path (relative paths in a "
+                                "manifest are resolved against the manifest's folder)") from None
+        raise VideoError(p, f"cannot be read ({exc.strerror or exc})") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise VideoError(p, "is a directory, not a video file")
+    if stat.S_ISFIFO(mode):
+        raise VideoError(p, "is a named pipe (FIFO), not a video file; reading it would wait "
+                            "for a writer forever, so save the stream to a file first")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise VideoError(p, "is a device, not a video file")
+    if not stat.S_ISREG(mode):
+        raise VideoError(p, "is not a regular file (a socket or other special file)")
+    if st.st_size == 0:
+        raise VideoError(p, "file is empty (0 bytes); re-export or remove it")
+
+
+_check_file = check_file
 
 
 def _is_image(path: Path) -> bool:
