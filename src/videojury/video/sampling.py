@@ -1,10 +1,21 @@
 """Frame sampling policies and resizing.
 
 A :class:`FramePolicy` says which frames a metric needs (``uniform(n)`` at
-segment centres, ``fps(r)``, ``all``) and at what size. Policies are pure
+segment centres, ``fps(r)``, ``all``), at what size, and whether the metric
+reads them as a stream (one at a time, nothing held). Policies are pure
 data: :meth:`FramePolicy.indices` maps a video's frame count and frame rate to
 frame indices, so the decoder can read the union of what several metrics need
 in one pass and hand each metric its own subset.
+
+:func:`plan_size` and :func:`resize_frame` are the one place where a frame's
+output size is decided and the frame resized: the decoder and
+:func:`videojury.video.frames_from_array` (frames already in memory) both go
+through them, so the same frames give the same pixels either way.
+
+Memory: the frames one metric holds at once (all its frames, or
+:data:`STREAM_HOLD` for a streamed policy) may not exceed
+:data:`PIXEL_BUDGET` pixels; larger frames are downscaled (aspect kept) and
+the :class:`~videojury.video.Frames` carry a note saying so.
 """
 
 from __future__ import annotations
@@ -63,11 +74,26 @@ class Resize:
         tw, th = self.target(w, h)
         if (tw, th) == (w, h):
             return frames
-        interp = cv2.INTER_AREA if tw * th < w * h else cv2.INTER_CUBIC
         out = np.empty((t, th, tw, frames.shape[3]), dtype=frames.dtype)
         for i in range(t):
-            out[i] = cv2.resize(frames[i], (tw, th), interpolation=interp)
+            out[i] = resize_frame(frames[i], tw, th)
         return out
+
+
+# Pixels one metric may hold at once (uint8 RGB: 3 bytes each, so 384 MiB).
+PIXEL_BUDGET = 1 << 27
+# Frames a streaming metric holds at once (pairwise metrics keep two or three).
+STREAM_HOLD = 4
+
+
+def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """One (H, W, 3) frame at ``width`` x ``height``: area interpolation when
+    shrinking, bicubic when enlarging; the frame itself when the size is right."""
+    h, w = frame.shape[:2]
+    if (w, h) == (width, height):
+        return frame
+    interp = cv2.INTER_AREA if width * height < w * h else cv2.INTER_CUBIC
+    return cv2.resize(frame, (width, height), interpolation=interp)
 
 
 @dataclass(frozen=True)
@@ -80,6 +106,9 @@ class FramePolicy:
     by ``max_frames`` with a uniform subsample) or ``"all"`` (every frame,
     optionally capped by ``max_frames``). ``min_frames`` is the fewest frames
     the metric can work with: a shorter video is an error for that metric.
+    ``stream=True``: the metric reads its frames one at a time with
+    :meth:`Frames.iter() <videojury.video.Frames.iter>`; they are decoded as
+    it goes and never held together, so memory does not grow with the clip.
     """
 
     mode: str = "uniform"
@@ -88,6 +117,7 @@ class FramePolicy:
     max_frames: int | None = None
     min_frames: int = 1
     resize: Resize | None = field(default=None)
+    stream: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("uniform", "fps", "all"):
@@ -98,24 +128,26 @@ class FramePolicy:
             raise ValueError("fps sampling needs rate > 0")
 
     @classmethod
-    def uniform(cls, n: int, *, min_frames: int = 1, resize: Resize | None = None) -> FramePolicy:
+    def uniform(cls, n: int, *, min_frames: int = 1, resize: Resize | None = None,
+                stream: bool = False) -> FramePolicy:
         """``n`` frames at segment centres."""
-        return cls(mode="uniform", n=n, min_frames=min_frames, resize=resize)
+        return cls(mode="uniform", n=n, min_frames=min_frames, resize=resize, stream=stream)
 
     @classmethod
     def fps(
         cls, rate: float, *, max_frames: int | None = None, min_frames: int = 1,
-        resize: Resize | None = None,
+        resize: Resize | None = None, stream: bool = False,
     ) -> FramePolicy:
         """``rate`` frames per second of video time."""
         return cls(mode="fps", n=None, rate=rate, max_frames=max_frames, min_frames=min_frames,
-                   resize=resize)
+                   resize=resize, stream=stream)
 
     @classmethod
     def all(cls, *, max_frames: int | None = None, min_frames: int = 1,
-            resize: Resize | None = None) -> FramePolicy:
+            resize: Resize | None = None, stream: bool = False) -> FramePolicy:
         """Every frame (optionally the first ``max_frames`` spread uniformly)."""
-        return cls(mode="all", n=None, max_frames=max_frames, min_frames=min_frames, resize=resize)
+        return cls(mode="all", n=None, max_frames=max_frames, min_frames=min_frames, resize=resize,
+                   stream=stream)
 
     def indices(self, frame_count: int, fps: float) -> np.ndarray:
         """Frame indices (sorted, unique, int64) this policy takes from a video.
@@ -164,3 +196,21 @@ class FramePolicy:
             elif r.max_pixels is not None:
                 s += f"@max_pixels={r.max_pixels}"
         return s
+
+    def plan_size(self, width: int, height: int, count: int) -> tuple[int, int, str | None]:
+        """The (width, height) this policy's frames come out at, from a source of
+        ``width`` x ``height``, and a note when they were shrunk for memory.
+
+        The policy's resize comes first; then, if the frames held at once
+        (``count`` frames, or :data:`STREAM_HOLD` when streamed) exceed
+        :data:`PIXEL_BUDGET` pixels, the size is scaled down (aspect kept).
+        """
+        tw, th = self.resize.target(width, height) if self.resize is not None else (width, height)
+        held = max(1, min(count, STREAM_HOLD) if self.stream else count)
+        if held * tw * th <= PIXEL_BUDGET:
+            return tw, th, None
+        scale = math.sqrt(PIXEL_BUDGET / (held * tw * th))
+        cw, ch = max(1, math.floor(tw * scale)), max(1, math.floor(th * scale))
+        note = (f"frames for {self.describe()} downscaled for memory from {tw}x{th} to {cw}x{ch}: "
+                f"{held} frame(s) held at once would exceed the {PIXEL_BUDGET}-pixel budget")
+        return cw, ch, note
