@@ -75,23 +75,13 @@ def _with_batch_size(specs: list[str], batch_size: int | None) -> list:
 
 def run(args) -> int:
     from ..api import resolve_metrics
-    from ..data.items import check_text_needs, load_items
-    from ..errors import InputError
+    from ..data.items import check_text_needs, load_inputs
     from ..run.executor import get_executor, plan
     from ..run.results import results_table
     from ..run.store import Store, export_frame
-    from . import console, out, styled
+    from . import console, out, styled, warn
 
-    if args.prompts is not None and len(args.inputs) != 1:
-        raise InputError("--prompts goes with a single folder input")
-    items = []
-    for inp in args.inputs:
-        p = Path(inp)
-        if len(args.inputs) > 1 and not p.is_dir() and p.suffix.lower() not in (
-                ".csv", ".tsv", ".jsonl", ".json", ".parquet", ".pq"):
-            items.extend(load_items([p]))
-        else:
-            items.extend(load_items(p, args.prompts))
+    items = load_inputs(args.inputs, args.prompts, warn=warn)
     metrics = resolve_metrics(_with_batch_size(args.metric, args.batch_size))
     for m in metrics:
         check_text_needs(items, m.name, m.needs_prompt, m.needs_question)

@@ -18,8 +18,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
@@ -71,6 +72,55 @@ def _clean(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text.strip() != "" else None
+
+
+# Columns that must hold text: a number there is a mistake (a Parquet column
+# of ids where paths belong), not a value to stringify. The other known
+# columns (prompt_id, model, dimension, answer) may hold numbers ("7" for 7).
+_TEXT_ONLY = ("video", "prompt", "question")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if isinstance(value, (bool, np.bool_)):
+        return "a boolean"
+    if isinstance(value, (int, np.integer)):
+        return "an integer"
+    if isinstance(value, (float, np.floating)):
+        return "a number"
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _cell(value: Any, where: str, column: str) -> str | None:
+    """A known column's cell as text (None when empty), or a clear :class:`InputError`.
+
+    Text passes; bytes, lists and objects are refused (they would be
+    stringified into ``b'...'`` or ``['a' 'b']``); numbers are refused in
+    :data:`_TEXT_ONLY` columns and written plainly elsewhere (7, not 7.0).
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() != "" else None
+    if isinstance(value, (float, np.floating)) and value != value:  # NaN
+        return None
+    kind = _kind(value)
+    shown = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    numeric = kind in ("an integer", "a number", "a boolean")
+    if numeric and column not in _TEXT_ONLY:
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return str(int(value))
+        return str(value)
+    what = "a path" if column == "video" else "text"
+    raise InputError(f"{where}, column {column!r}: expected {what}, got {kind} ({shown}); "
+                     f"write the '{column}' column as text (strings)")
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -157,9 +207,18 @@ def items_from_table(df: pd.DataFrame, source: str, base_dir: Path | None) -> li
     items: list[Item] = []
     seen: dict[tuple, int] = {}
     extra_cols = [c for c in df.columns if c not in KNOWN_COLUMNS]
+    for col in _TEXT_ONLY:
+        # A whole column of numbers (Parquet int64/float64) is named once.
+        if col in df.columns and df[col].notna().any() and (
+                pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col])):
+            raise InputError(f"{source}: column {col!r} holds {df[col].dtype} values, expected "
+                             f"{'paths' if col == 'video' else 'text'}; write the '{col}' column "
+                             "as strings")
     records = df.to_dict("records")
     for i, rec in enumerate(records, 1):
-        video = _clean(rec.get("video"))
+        where = f"{source} row {i}"
+        cells = {c: _cell(rec.get(c), where, c) for c in KNOWN_COLUMNS}
+        video = cells["video"]
         if video is None:
             raise InputError(f"{source} row {i}, column 'video': empty; every row needs a "
                              "video path")
@@ -168,12 +227,12 @@ def items_from_table(df: pd.DataFrame, source: str, base_dir: Path | None) -> li
             path = base_dir / path
         item = Item(
             video=str(path),
-            prompt=_clean(rec.get("prompt")),
-            prompt_id=_clean(rec.get("prompt_id")),
-            model=_clean(rec.get("model")),
-            dimension=_clean(rec.get("dimension")),
-            question=_clean(rec.get("question")),
-            answer=_clean(rec.get("answer")),
+            prompt=cells["prompt"],
+            prompt_id=cells["prompt_id"],
+            model=cells["model"],
+            dimension=cells["dimension"],
+            question=cells["question"],
+            answer=cells["answer"],
             extra={c: rec[c] for c in extra_cols},
             source=source,
             row=i,
@@ -203,7 +262,7 @@ def _load_prompts(path: Path) -> dict[str, str]:
         raise InputError(f"{path}: needs a 'video' or 'prompt_id' column next to 'prompt'")
     out: dict[str, str] = {}
     for i, (k, v) in enumerate(zip(df[key], df["prompt"]), 1):
-        k, v = _clean(k), _clean(v)
+        k, v = _cell(k, f"{path} row {i}", key), _cell(v, f"{path} row {i}", "prompt")
         if k is None or v is None:
             raise InputError(f"{path} row {i}: empty {key!r} or 'prompt'")
         out[k] = v
@@ -213,21 +272,37 @@ def _load_prompts(path: Path) -> dict[str, str]:
 def scan_folder(folder: str | os.PathLike, prompts: str | os.PathLike | None = None) -> list[Item]:
     """Items for every media file under ``folder`` (sorted), with prompts if given."""
     root = Path(folder)
+    # Every media-named entry that is not a folder: regular files, and also
+    # broken or looping symbolic links and special files (FIFOs, devices), so
+    # those become error rows that say what they are instead of vanishing.
     files = sorted(
-        (p for p in root.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS and p.is_file()),
+        (p for p in root.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS and not p.is_dir()),
         key=lambda p: str(p.relative_to(root)),
     )
     table = _load_prompts(Path(prompts)) if prompts is not None else {}
     items = []
+    matched = 0
     for p in files:
         rel = str(p.relative_to(root))
         prompt = table.get(rel) or table.get(p.name) or table.get(p.stem)
+        matched += prompt is not None
         items.append(Item(video=str(p), prompt=prompt,
                           prompt_id=p.stem if table and p.stem in table else None,
                           source=str(root)))
     if not items:
+        if root.suffix.lower() in MEDIA_EXTENSIONS and prompts is None:
+            # A folder named like a video (x.mp4/): one item, whose row says
+            # "is a directory, not a video file"; the other inputs still run.
+            return [Item(video=str(root), source=None)]
         raise InputError(f"{root}: no video or image files found (looked for "
                          f"{', '.join(sorted(MEDIA_EXTENSIONS))})")
+    if table and not matched:
+        keys = ", ".join(repr(k) for k in list(table)[:3])
+        names = ", ".join(repr(p.name) for p in files[:3])
+        raise InputError(f"{prompts}: none of its {len(table)} prompt(s) matches any of the "
+                         f"{len(items)} video(s) in {root} (prompt keys such as {keys}; files "
+                         f"such as {names}); key each prompt by the file name, its path "
+                         "relative to the folder, or its stem (prompt_id)")
     return items
 
 
@@ -260,12 +335,75 @@ def load_items(
     if seq and all(isinstance(v, Item) for v in seq):
         return seq  # type: ignore[return-value]
     if isinstance(prompts, (str, os.PathLike)):
-        raise InputError("with a list of videos, give prompts as a list of strings")
+        raise InputError(f"{prompts}: a prompts file goes with a folder input; for single video "
+                         "files give prompts as a list of strings, or use a manifest with a "
+                         "'prompt' column")
     if prompts is not None and len(prompts) != len(seq):
         raise InputError(f"got {len(seq)} videos but {len(prompts)} prompts; give one prompt "
                          "per video (None where there is none)")
     return [Item(video=str(v), prompt=None if prompts is None else _clean(prompts[i]),
                  source=None) for i, v in enumerate(seq)]
+
+
+def _dedupe_key(item: Item) -> tuple:
+    return (str(Path(item.video).absolute()), item.prompt, item.prompt_id, item.model,
+            item.dimension, item.question, item.answer)
+
+
+def dedupe_items(items: Sequence[Item], warn: Callable[[str], None] | None = None) -> list[Item]:
+    """``items`` without repeats (same video path, prompt, question and labels),
+    first occurrence kept, with one warning saying what was dropped.
+
+    Repeats across inputs (a file named three times, a manifest given twice)
+    would be scored once but listed several times; inside one manifest a
+    repeated row is an error instead (:func:`items_from_table`).
+    """
+    seen: dict[tuple, Item] = {}
+    out: list[Item] = []
+    dropped: list[tuple[Item, Item]] = []
+    for it in items:
+        key = _dedupe_key(it)
+        if key in seen:
+            dropped.append((it, seen[key]))
+            continue
+        seen[key] = it
+        out.append(it)
+    if dropped:
+        examples = "; ".join(f"{d.where} repeats {first.where}" for d, first in dropped[:3])
+        more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
+        msg = (f"{len(dropped)} duplicate input(s) ignored ({examples}{more}); each video is "
+               "scored and listed once")
+        if warn is None:
+            import warnings
+
+            warnings.warn(msg, stacklevel=2)
+        else:
+            warn(msg)
+    return out
+
+
+def load_inputs(inputs: Sequence[str | os.PathLike], prompts: str | os.PathLike | None = None,
+                warn: Callable[[str], None] | None = None) -> list[Item]:
+    """Items from the command line's inputs: folders, manifests and video files, mixed.
+
+    With several inputs a video file is one item (a folder named like a video
+    file, ``x.mp4/``, becomes an error row, not the end of the run);
+    ``prompts`` goes with a single folder. Duplicates across inputs are dropped
+    with one warning (:func:`dedupe_items`).
+    """
+    inputs = list(inputs)
+    if not inputs:
+        raise InputError("no input given; pass a folder, a manifest or video files")
+    if prompts is not None and len(inputs) != 1:
+        raise InputError("--prompts goes with a single folder input")
+    items: list[Item] = []
+    for inp in inputs:
+        p = Path(inp)
+        if len(inputs) > 1 and not p.is_dir() and p.suffix.lower() not in MANIFEST_SUFFIXES:
+            items.extend(load_items([p]))
+        else:
+            items.extend(load_items(p, prompts))
+    return dedupe_items(items, warn)
 
 
 def check_text_needs(items: Sequence[Item], metric_name: str, needs_prompt: bool,

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from ...video import FramePolicy, Frames, Resize
+from ...errors import MetricError
 from ..base import Metric, ScoreField, register_metric
 
 _PRESETS = {
@@ -45,11 +46,20 @@ _PRESETS = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
+# The smallest frame DIS computes flow on: (short side, long side), measured.
+_FLOW_MIN = (8, 12)
+
 
 def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     """Dense flow (H, W, 2) from RGB frame ``a`` to ``b`` with OpenCV's DIS."""
     if preset not in _PRESETS:
         raise ValueError(f"unknown DIS preset {preset!r}; use {', '.join(_PRESETS)}")
+    h, w = a.shape[:2]
+    if min(h, w) < _FLOW_MIN[0] or max(h, w) < _FLOW_MIN[1]:
+        # OpenCV's own message here is a raw C++ assertion (dis_flow.cpp).
+        raise MetricError(f"optical flow needs frames of at least {_FLOW_MIN[1]}x{_FLOW_MIN[0]} "
+                          f"pixels (short side {_FLOW_MIN[0]}, long side {_FLOW_MIN[1]}); this "
+                          f"video's frames are {w}x{h}")
     dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     ga = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
     gb = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
@@ -97,6 +107,7 @@ class DynamicDegree(Metric):
     description = "Amount of motion from DIS optical flow at ~8 fps; VBench's is-dynamic rule."
     reference = "VBench dynamic_degree (RAFT replaced by OpenCV DIS)"
     default_options = {"rate": 8.0, "short_side": 256, "preset": "fast"}
+    option_choices = {"preset": tuple(_PRESETS)}
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.fps(self.options["rate"], min_frames=2,
@@ -126,6 +137,7 @@ class MotionSmoothness(Metric):
     description = "Frame-interpolation error of odd frames from even ones (DIS flow)."
     reference = "VBench motion_smoothness (AMT replaced by DIS-flow interpolation)"
     default_options = {"short_side": 0, "max_frames": 0, "preset": "fast"}
+    option_choices = {"preset": tuple(_PRESETS)}
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.all(max_frames=self.options["max_frames"] or None, min_frames=3,
