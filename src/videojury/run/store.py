@@ -239,18 +239,7 @@ class Store:
 
 
 def export_frame(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a results table as CSV, Parquet or JSONL, chosen by the file's suffix."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    suffix = p.suffix.lower()
-    tmp = p.with_name(p.name + ".part")
-    if suffix == ".csv":
-        df.to_csv(tmp, index=False)
-    elif suffix in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    elif suffix == ".jsonl":
-        df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    else:
-        raise InputError(f"{p}: unknown output format {suffix!r}; use .csv, .parquet or .jsonl")
-    os.replace(tmp, p)
-    return p
+    """Write a results table by suffix, with its field metadata: :func:`videojury.io.write_table`."""
+    from ..io import write_table  # noqa: PLC0415
+
+    return write_table(df, path)
