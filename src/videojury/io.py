@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -47,7 +48,7 @@ from .errors import InputError
 __all__ = [
     "FIELDS_ATTR", "FIELDS_FORMAT", "ITEM_COLUMNS", "TABLE_SUFFIXES", "attach_fields",
     "field_directions", "has_fields",
-    "fields_sidecar", "jsonable", "read_json", "read_table", "resolve_directions",
+    "fields_sidecar", "jsonable", "read_json", "read_records", "read_table", "resolve_directions",
     "score_columns", "sidecar", "table_fields", "write_json", "write_table",
 ]
 
@@ -223,8 +224,14 @@ def read_table(path: str | os.PathLike, *, fields: bool = True) -> pd.DataFrame:
     meta: list[dict] | None = None
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                             keep_default_na=False, na_values=[""], encoding="utf-8")
+            sep = "\t" if suffix == ".tsv" else ","
+            _check_field_counts(p, sep)
+            with warnings.catch_warnings():
+                # index_col=False: a row's empty trailing fields (tolerated
+                # above) are dropped instead of shifting columns into the index.
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                df = pd.read_csv(p, sep=sep, dtype=str, index_col=False,
+                                 keep_default_na=False, na_values=[""], encoding="utf-8")
         elif suffix in (".jsonl", ".ndjson"):
             df = pd.DataFrame(_json_records(p, lines=True))
         elif suffix == ".json":
@@ -256,6 +263,30 @@ def read_table(path: str | os.PathLike, *, fields: bool = True) -> pd.DataFrame:
     return df
 
 
+def _check_field_counts(p: Path, sep: str) -> None:
+    """Refuse a row with more fields than the header, naming its line.
+
+    pandas would otherwise move the surplus leading columns into the index
+    when every row has them (an unquoted comma in a prompt shifts every
+    column silently). Empty trailing fields (``a,b,``) are tolerated.
+    """
+    import csv  # noqa: PLC0415
+
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        header = next(reader, None)
+        if not header:
+            return
+        n = len(header)
+        for row in reader:
+            if len(row) > n and any(c.strip() for c in row[n:]):
+                what = "tab" if sep == "\t" else "comma"
+                raise InputError(
+                    f"{p} line {reader.line_num}: {len(row)} fields but the header has {n} "
+                    f"({sep.join(header)}); a value that holds a {what} (a prompt, say) must be "
+                    'in double quotes, e.g. "a cat, running"')
+
+
 def _json_records(p: Path, *, lines: bool) -> list[dict]:
     text = p.read_text(encoding="utf-8")
     if not text.strip():
@@ -282,6 +313,11 @@ def _json_records(p: Path, *, lines: bool) -> list[dict]:
     if not rows:
         raise InputError(f"{p}: the file has no rows")
     return rows
+
+
+def read_records(path: str | os.PathLike) -> list[dict]:
+    """The objects of a JSONL file (or of a JSON list), with the line of the first bad one."""
+    return _json_records(Path(path), lines=True)
 
 
 def _object_list(data: list, p: Path) -> list[dict]:

@@ -126,74 +126,14 @@ def _cell(value: Any, where: str, column: str) -> str | None:
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a CSV/TSV, JSONL/JSON or Parquet table, with clear errors.
 
-    Text columns stay strings (no guessing of dates or numbers for ids);
-    score-like columns are converted by the code that needs them.
+    :func:`videojury.io.read_table` does the reading (one set of strict
+    rules: a CSV row with more fields than the header is refused naming its
+    line, a JSON list element that is not an object is named); text columns
+    stay strings.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file does not exist")
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder, expected a CSV, JSONL or Parquet file")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",", dtype=str,
-                             keep_default_na=False, na_values=[""], encoding="utf-8")
-        elif suffix == ".jsonl":
-            df = _read_jsonl(p)
-        elif suffix == ".json":
-            df = _read_json(p)
-        elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-        else:
-            raise InputError(f"{p}: unsupported table format {suffix!r}; use .csv, .tsv, "
-                             ".jsonl, .json or .parquet")
-    except InputError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not valid UTF-8 text (byte {exc.start}: {exc.reason}); save "
-                         "the file as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{p}: the file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{p}: malformed table ({exc})") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{p}: cannot be read as a table ({exc})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
+    from ..io import read_table as _read
 
-
-def _read_jsonl(p: Path) -> pd.DataFrame:
-    rows = []
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p} line {lineno}: not valid JSON ({exc.msg} at column "
-                                 f"{exc.colno})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{p} line {lineno}: expected a JSON object, got "
-                                 f"{type(obj).__name__}")
-            rows.append(obj)
-    if not rows:
-        raise InputError(f"{p}: the file has no rows")
-    return pd.DataFrame(rows)
-
-
-def _read_json(p: Path) -> pd.DataFrame:
-    with open(p, encoding="utf-8") as fh:
-        try:
-            obj = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if isinstance(obj, list):
-        return pd.DataFrame(obj)
-    if isinstance(obj, dict) and all(isinstance(v, str) for v in obj.values()):
-        return pd.DataFrame({"video": list(obj), "prompt": list(obj.values())})
-    raise InputError(f"{p}: expected a list of objects or a {{video: prompt}} mapping")
+    return _read(path)
 
 
 def items_from_table(df: pd.DataFrame, source: str, base_dir: Path | None) -> list[Item]:
@@ -254,6 +194,17 @@ def load_manifest(path: str | os.PathLike) -> list[Item]:
 
 
 def _load_prompts(path: Path) -> dict[str, str]:
+    if path.suffix.lower() == ".json" and path.is_file():
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            obj = None  # read_table gives the precise message
+        if isinstance(obj, dict):
+            bad = next((k for k, v in obj.items() if not isinstance(v, str)), None)
+            if bad is not None:
+                raise InputError(f"{path}: the prompt for {bad!r} is {_kind(obj[bad])}, not text; "
+                                 "a prompts file maps each file name to its prompt "
+                                 '({"a.mp4": "a cat running"})')
     df = read_table(path)
     if "prompt" not in df.columns:
         raise InputError(f"{path}: no 'prompt' column (columns found: {', '.join(df.columns)})")
