@@ -188,6 +188,20 @@ def load_result(out_dir: str | os.PathLike) -> BenchResult:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{meta_path}: not valid JSON ({exc.msg})") from None
+    for name in ("suite.jsonl", "scores.csv", "models.csv", "dimensions.csv"):
+        if not (d / name).is_file():
+            raise InputError(f"{d / name}: missing; a 'videojury bench --out' folder has bench.json, "
+                             "suite.jsonl, scores.csv, models.csv and dimensions.csv (rerun the bench "
+                             "with the same --store to write them again without rescoring)")
+    try:
+        return _load_result(d, meta)
+    except (KeyError, TypeError, ValueError, pd.errors.ParserError) as exc:
+        # A hand-edited or truncated file: say which folder, not a traceback.
+        raise InputError(f"{d}: cannot read the bench results ({type(exc).__name__}: {exc}); "
+                         "rerun 'videojury bench' to write them again") from None
+
+
+def _load_result(d: Path, meta: dict) -> BenchResult:
     suite = load_suite(d / "suite.jsonl", "videojury", name=meta["suite"]["name"])
     fields = [FieldInfo(**f) for f in meta["fields"]]
     # Only empty cells are missing: a model or prompt called "NA" or "None" stays a name.
@@ -214,8 +228,12 @@ def load_result(out_dir: str | os.PathLike) -> BenchResult:
 
 
 def _video_rows(check: BenchCheck) -> pd.DataFrame:
-    """One row per video file, with the suite's prompt and dimensions."""
-    t = check.matched.drop_duplicates("video", keep="first")
+    """One row per (model, video file), with the suite's prompt and dimensions.
+
+    A manifest with human answers lists a file once per question: those rows
+    collapse. A file listed under several models stays one row per model (each
+    model is ranked on it); the store computes its scores once, keyed by content."""
+    t = check.matched.drop_duplicates(["model", "video"], keep="first")
     suite = check.suite
     rows = []
     for rec in t.to_dict("records"):
@@ -298,6 +316,21 @@ def _merge_stats(a: RunStats | None, b: RunStats) -> RunStats:
     return out
 
 
+def _fan_out(scored: pd.DataFrame, unique: pd.DataFrame, rows: pd.DataFrame,
+             key: list[str]) -> pd.DataFrame:
+    """The results ``scored`` of the ``unique`` items (one row each, in their order) for
+    every row of ``rows``: each row keeps its own columns (model, rel, ...) and gets its
+    item's scores."""
+    if len(unique) == len(rows):
+        return scored
+    pos = {k: i for i, k in enumerate(zip(*(unique[c] for c in key)))}
+    out = scored.iloc[[pos[k] for k in zip(*(rows[c] for c in key))]].reset_index(drop=True)
+    for c in rows.columns:
+        out[c] = rows[c].to_numpy()
+    out.attrs.update(scored.attrs)
+    return out
+
+
 def pending_count(items: pd.DataFrame, metrics: Sequence[Metric], store: Store) -> tuple[int, int]:
     """(results in total, results still to compute) for these rows and metrics."""
     if not len(items) or not metrics:
@@ -334,23 +367,31 @@ def run_bench(check: BenchCheck, metrics: Sequence[str | Metric] | str | Metric,
     own = not isinstance(store, Store)
     st = Store(store) if own else store  # type: ignore[arg-type]
     try:
+        # A file listed under several models is one item to score (per prompt and
+        # question); its results are then given to each of its models' rows.
+        vkey, qkey = ["video", "prompt_id"], ["video", "prompt_id", "question"]
+        u_videos = videos.drop_duplicates(vkey).reset_index(drop=True)
+        u_questions = questions.drop_duplicates(qkey).reset_index(drop=True) if asking \
+            else questions
         total = pending = 0
-        for rows, ms in ((videos, plain), (questions, asking)):
+        for rows, ms in ((u_videos, plain), (u_questions, asking)):
             t, p = pending_count(rows, ms, st)
             total, pending = total + t, pending + p
         if on_plan is not None:
             on_plan(total, pending)
         stats: RunStats | None = None
         if plain:
-            scores, s = score(videos, metrics=plain, store=st, retry_errors=retry_errors,
+            scores, s = score(u_videos, metrics=plain, store=st, retry_errors=retry_errors,
                               progress=progress, return_stats=True)
+            scores = _fan_out(scores, u_videos, videos, vkey)
             stats = _merge_stats(stats, s)
         else:
             scores = videos.assign(error=None)
         qa_scores = None
         if asking:
-            qa_scores, s = score(questions, metrics=asking, store=st, retry_errors=retry_errors,
+            qa_scores, s = score(u_questions, metrics=asking, store=st, retry_errors=retry_errors,
                                  progress=progress, return_stats=True)
+            qa_scores = _fan_out(qa_scores, u_questions, questions, qkey)
             stats = _merge_stats(stats, s)
     finally:
         if own:

@@ -58,6 +58,19 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _note_missing(table, name_col: str) -> None:
+    """A weighted score averages the metrics a name has: say where one is missing (L2)."""
+    from . import warn
+
+    cols = [m.column for m in table.attrs.get("metrics", [])]
+    for _, row in table.iterrows():
+        lacking = [c for c in cols if row[c] != row[c]]
+        if lacking and len(lacking) < len(cols):
+            warn(f"{name_col} {str(row[name_col])!r} has no value for {', '.join(map(repr, lacking))}: its "
+                 f"weighted score averages only its other metric(s), so its rank is not comparable "
+                 "with names measured on all of them")
+
+
 def run(args) -> int:
     from ..analysis.leaderboard import (
         bootstrap_ranks,
@@ -97,6 +110,7 @@ def run(args) -> int:
         raise InputError("--weight and --range apply to --method weighted")
     if args.method == "weighted":
         table = weighted_table(df, name_col, specs, weights, ranges)
+        _note_missing(table, name_col)
     else:
         table = rank_table(df, name_col, specs)
     intervals = None

@@ -47,14 +47,16 @@ def render_markdown(data: ReportData, assets: str | os.PathLike) -> str:
         (assets / name).write_bytes(blob)
         return f"{rel}/{name}"
 
-    out = [f"# {data.title}", ""]
+    # Every name, title and message is the user's text: headings and list items escape it
+    # like table cells, so a model called "<script>..." is shown, never run.
+    out = [f"# {_cell(data.title)}", ""]
     for k, v in data.facts:
-        out.append(f"- **{k}:** {v}")
+        out.append(f"- **{_cell(k)}:** {_cell(v)}")
     if data.facts:
         out.append("")
     if data.problems:
         out += ["> **Problems found before scoring**", ">"]
-        out += [f"> - {p}" for p in data.problems]
+        out += [f"> - {_cell(p)}" for p in data.problems]
         out.append("")
     out += ["## Leaderboard", "",
             "Each metric is ranked in its own direction (\u2191 higher is better, \u2193 lower "
@@ -72,7 +74,7 @@ def render_markdown(data: ReportData, assets: str | os.PathLike) -> str:
             f = data.field_by_column.get(col)
             title = field_title(f) if f else col
             pct = col == ACCURACY
-            out += [f"### {title} per dimension", "",
+            out += [f"### {_cell(title)} per dimension", "",
                     matrix_markdown(mat * (100.0 if pct else 1.0), 1 if pct else 3)]
     if "bars" in figs:
         bars = save("bars.png", figs["bars"])
@@ -85,7 +87,7 @@ def render_markdown(data: ReportData, assets: str | os.PathLike) -> str:
         out += ["## Best and worst videos", ""]
         order = [str(x) for x in data.leaderboard[data.name_col]]
         for j, model in enumerate(m for m in order if m in data.examples):
-            out += [f"### {model}", "", "| | frames | prompt | scores |", "|:---|:---|:---|:---|"]
+            out += [f"### {_cell(model)}", "", "| | frames | prompt | scores |", "|:---|:---|:---|:---|"]
             for i, ex in enumerate(data.examples[model]):
                 if ex.strip is not None:
                     # The position keeps names apart whose slugs collide ("a b" and "a-b",
