@@ -14,33 +14,42 @@ moving clip the score mixes real motion with flicker (pair it with
 
 ``frozen`` counts the share of consecutive pairs whose MAE is below a
 threshold (a repeated or nearly repeated frame).
+
+Both stream their frames (``FramePolicy(stream=True)``): two frames are held
+at a time and one float per pair is kept, so memory does not grow with the
+clip's length, and the scores are the same as with every frame held.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from typing import Iterable
+
 from ...video import FramePolicy, Frames, Resize
 from ..base import Metric, ScoreField, register_metric
 
 
-def pair_mae(frames: np.ndarray) -> np.ndarray:
+def pair_mae(frames: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:
     """Mean absolute difference of each consecutive pair of uint8 frames (T-1 values).
 
-    Computed pair by pair in int16 so memory stays at two frames' worth.
+    Takes an array or any iterable of frames (e.g. ``Frames.iter()``) and
+    works pair by pair in int16, so memory stays at two frames' worth.
     """
-    if len(frames) < 2:
-        return np.zeros(0, dtype=np.float64)
-    out = np.empty(len(frames) - 1, dtype=np.float64)
-    for i in range(len(frames) - 1):
-        d = np.abs(frames[i + 1].astype(np.int16) - frames[i].astype(np.int16))
-        out[i] = d.mean(dtype=np.float64)
-    return out
+    out: list[float] = []
+    prev = None
+    for frame in frames:
+        cur = frame.astype(np.int16)
+        if prev is not None:
+            out.append(np.abs(cur - prev).mean(dtype=np.float64))
+        prev = cur
+    return np.array(out, dtype=np.float64)
 
 
 def _policy(max_frames: int, short_side: int) -> FramePolicy:
     resize = Resize(short_side=short_side) if short_side else None
-    return FramePolicy.all(max_frames=max_frames or None, min_frames=2, resize=resize)
+    return FramePolicy.all(max_frames=max_frames or None, min_frames=2, resize=resize,
+                           stream=True)
 
 
 @register_metric
@@ -59,7 +68,7 @@ class Flicker(Metric):
         return _policy(self.options["max_frames"], self.options["short_side"])
 
     def score(self, frames: Frames, item) -> dict[str, float]:
-        mae = pair_mae(frames.array)
+        mae = pair_mae(frames.iter())
         return {"flicker": (255.0 - float(mae.mean())) / 255.0}
 
 
@@ -82,7 +91,7 @@ class Frozen(Metric):
         return _policy(self.options["max_frames"], self.options["short_side"])
 
     def score(self, frames: Frames, item) -> dict[str, float]:
-        still = pair_mae(frames.array) < float(self.options["threshold"])
+        still = pair_mae(frames.iter()) < float(self.options["threshold"])
         longest = run = 0
         for s in still:
             run = run + 1 if s else 0

@@ -29,6 +29,9 @@ DIS runs with its ``fast`` preset by default (``preset=medium`` is about 4x
 slower): on textured pans both recover the true displacement within 5% and
 interpolate the middle frame to within about 0.02 grey levels. Flow for
 ``dynamic_degree`` is computed with the short side at most 256 pixels.
+
+Both stream their frames (``FramePolicy(stream=True)``): they hold two or
+three frames at a time, so memory does not grow with the clip's length.
 """
 
 from __future__ import annotations
@@ -111,16 +114,25 @@ class DynamicDegree(Metric):
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.fps(self.options["rate"], min_frames=2,
-                               resize=_resize(self.options["short_side"]))
+                               resize=_resize(self.options["short_side"]), stream=True)
 
     def score(self, frames: Frames, item) -> dict[str, float]:
-        arr = frames.array
-        short = float(min(arr.shape[1:3]))
-        per_pair = np.array([top_motion(dis_flow(arr[i], arr[i + 1], self.options["preset"]))
-                             for i in range(len(arr) - 1)]) / short
+        # Streamed: two frames held at a time.
+        values: list[float] = []
+        prev = None
+        count = 0
+        short = 1.0
+        for frame in frames.iter():
+            if prev is None:
+                short = float(min(frame.shape[:2]))
+            else:
+                values.append(top_motion(dis_flow(prev, frame, self.options["preset"])))
+            prev = frame
+            count += 1
+        per_pair = np.array(values) / short
         fps = frames.info.fps or 8.0
         threshold = 6.0 / 256.0 * max(1.0, 8.0 / fps)
-        needed = round(4 * len(arr) / 16.0)
+        needed = round(4 * count / 16.0)
         moving = int((per_pair > threshold).sum())
         return {"dynamic_degree": float(per_pair.mean()),
                 "is_dynamic": float(moving >= needed)}
@@ -141,12 +153,19 @@ class MotionSmoothness(Metric):
 
     def frame_policy(self) -> FramePolicy:
         return FramePolicy.all(max_frames=self.options["max_frames"] or None, min_frames=3,
-                               resize=_resize(self.options["short_side"]))
+                               resize=_resize(self.options["short_side"]), stream=True)
 
     def score(self, frames: Frames, item) -> dict[str, float]:
-        arr = frames.array
+        # Streamed: three frames held at a time. Each odd frame j - 1 is
+        # predicted from frames j - 2 and j once frame j (even) arrives.
         errors = []
-        for i in range(1, len(arr) - 1, 2):
-            mid = interpolate_midpoint(arr[i - 1], arr[i + 1], self.options["preset"])
-            errors.append(np.abs(mid.astype(np.int16) - arr[i].astype(np.int16)).mean())
+        before = odd = None
+        for j, frame in enumerate(frames.iter()):
+            if j % 2 == 0:
+                if odd is not None:
+                    mid = interpolate_midpoint(before, frame, self.options["preset"])
+                    errors.append(np.abs(mid.astype(np.int16) - odd.astype(np.int16)).mean())
+                before, odd = frame, None
+            else:
+                odd = frame
         return {"motion_smoothness": (255.0 - float(np.mean(errors))) / 255.0}
