@@ -130,5 +130,5 @@ def test_generic_labels_and_roundtrip_formats(tmp_path):
     pd.DataFrame({"video": ["a", "a"], "mos": [1, 2]}).to_csv(dup, index=False)
     with pytest.raises(InputError, match="row 2: video 'a' has a second"):
         load_human_labels(dup)
-    with pytest.raises(InputError, match="file not found"):
+    with pytest.raises(InputError, match="file does not exist"):
         read_table(tmp_path / "nope.csv")

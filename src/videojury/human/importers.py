@@ -23,7 +23,6 @@ and the field.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+# The table and JSON readers and writers live in videojury.io (re-exported here).
+from ..io import read_records, read_table, sidecar, write_json, write_table  # noqa: F401
 from ..text import normalize_yes_no
 
 __all__ = [
@@ -51,62 +52,6 @@ __all__ = [
 ]
 
 LOVE_KINDS = ("perception", "correspondence", "qa")
-
-
-def _read_json_records(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON: {exc}") from exc
-        if not all(isinstance(r, dict) for r in data):
-            raise InputError(f"{path}: expected a JSON list of objects")
-        return data
-    records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {lineno}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}: line {lineno}: expected a JSON object")
-        records.append(obj)
-    return records
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSONL / JSON-list or Parquet file into a DataFrame.
-
-    The format follows the extension (``.csv``, ``.tsv``, ``.jsonl``,
-    ``.ndjson``, ``.json``, ``.parquet``/``.pq``). Text columns stay text
-    (no dtype guessing for ``video`` paths that look numeric), so nothing is
-    silently altered. Raises :class:`InputError` if the file is missing or
-    cannot be parsed.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: file not found")
-    ext = p.suffix.lower()
-    try:
-        if ext in (".csv", ".tsv", ".txt"):
-            sep = "\t" if ext == ".tsv" else ","
-            df = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-        elif ext in (".jsonl", ".ndjson", ".json"):
-            df = pd.DataFrame.from_records(_read_json_records(p))
-        elif ext in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-        else:
-            raise InputError(f"{p}: unknown table format {ext!r} (use .csv, .tsv, .jsonl, .json or .parquet)")
-    except InputError:
-        raise
-    except Exception as exc:  # parser errors carry their own detail
-        raise InputError(f"{p}: cannot read table: {exc}") from exc
-    df.attrs["source"] = str(p)
-    return df
 
 
 def _source(df: pd.DataFrame) -> str:
@@ -345,9 +290,9 @@ def load_love_jsonl(
     the video path, for releases that store videos as ``<model>/<name>.mp4``.
     """
     p = Path(path)
-    recs = _read_json_records(p) if p.exists() else None
-    if recs is None:
-        raise InputError(f"{p}: file not found")
+    if not p.exists():
+        raise InputError(f"{p}: file does not exist")
+    recs = read_records(p)
     if kind is None:
         kind = guess_love_kind(p)
     if kind is None:
@@ -465,66 +410,3 @@ def load_pairs(
         out["prompt_id"] = df[prompt_id].astype("string").to_numpy()
     out.attrs["source"] = _source(df)
     return out
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, pd.DataFrame):
-        return _jsonable(v.astype(object).where(v.notna(), None).to_dict("records"))
-    if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if v is pd.NA:
-        return None
-    return v
-
-
-def write_json(obj, path: str | Path) -> Path:
-    """Write ``obj`` (dicts, lists, DataFrames, numpy values) as JSON; NaN becomes null."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".part")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(p)
-    return p
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV, TSV, JSONL, JSON (list of records) or Parquet by extension.
-
-    Written to a temporary name and renamed, so an interrupted run never
-    leaves a half-written file under the requested name.
-    """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    ext = p.suffix.lower()
-    tmp = p.with_name(p.name + ".part")
-    if ext == ".csv":
-        df.to_csv(tmp, index=False)
-    elif ext == ".tsv":
-        df.to_csv(tmp, index=False, sep="\t")
-    elif ext in (".jsonl", ".ndjson"):
-        df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    elif ext == ".json":
-        return write_json(df, p)
-    elif ext in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        raise InputError(f"{p}: unknown output format {ext!r}; use .csv, .tsv, .jsonl, .json or .parquet")
-    tmp.replace(p)
-    return p
-
-
-def sidecar(path: str | Path, tag: str, ext: str | None = None) -> Path:
-    """``results.csv`` -> ``results.<tag>.csv`` (or another extension)."""
-    p = Path(path)
-    return p.with_name(f"{p.stem}.{tag}{ext if ext is not None else p.suffix}")
