@@ -97,6 +97,9 @@ def rater_schedule(
         items.append(_item(kind, stim, protocol, rng))
     if n_repeats:
         reg_pos = [i for i, it in enumerate(items) if it["kind"] == "regular"]
+        roomy = [i for i in reg_pos if i + 1 + gap <= len(items)]
+        if len(roomy) >= n_repeats:  # originals early enough to leave `gap` items before the repeat
+            reg_pos = roomy
         picks = sorted(int(p) for p in rng.choice(reg_pos, size=n_repeats, replace=False))
         for orig in picks:
             src = items[orig]
