@@ -98,6 +98,27 @@ def _load_human(specs, args):
     return human, qa
 
 
+def _explain(res, preds, human) -> None:
+    """Refuse a run where nothing matched; give every blank statistic its reason (``note``)."""
+    from ..analysis import join_scores
+    from ..analysis.blanks import explain_blanks
+    from ..errors import InputError
+
+    j = res.join
+    if len(human) and j.n_predictions and not sum(j.matched.values()):
+        raise InputError(
+            f"none of the {j.n_predictions} prediction videos (e.g. {j.unmatched_predictions[0]!r}) matches "
+            f"a human-labelled video (e.g. {j.unmatched_human[0]!r}): nothing to correlate. Videos are "
+            "matched by path, then by their last folders and file name; check both files name the same videos"
+        )
+    t = res.table
+    notes = [""] * len(t)
+    if len(t) and len(human) and t["srcc"].isna().any():
+        joined, _ = join_scores(preds, human, allow_unmatched=True)
+        notes = explain_blanks(t, joined)
+    res.table["note"] = notes
+
+
 def run(args) -> int:
     """Compute the agreement table, write it, print the overall rows."""
     import itertools
@@ -161,6 +182,7 @@ def run(args) -> int:
         exact_max_n=args.exact_max_n, krcc_exact_max_n=args.krcc_exact_max_n,
         allow_unmatched=args.allow_unmatched, drop_missing=args.drop_missing,
     )
+    _explain(res, preds, human)
     compare_rows = []
     skipped: list[str] = []
     if args.compare and len(fields) >= 2 and len(human):
@@ -246,6 +268,7 @@ def run(args) -> int:
         "RMSE fit": [ci(r, "rmse_fit", False) for _, r in shown.iterrows()],
         "pair acc": [ci(r, "pair_acc") for _, r in shown.iterrows()],
         "QA acc": [ci(r, "qa_acc") for _, r in shown.iterrows()],
+        "note": shown["note"].fillna("").astype(str),
     })
     view = view.loc[:, [c for c in view.columns if c in ("field", "human", "level", "group", "n")
                         or (view[c] != "").any()]]

@@ -59,6 +59,20 @@ def _labels(args):
     return df
 
 
+def _check_mos_varies(scores, mos_col: str, where) -> None:
+    """A fusion fitted to a constant MOS learns nothing and its CV SRCC is undefined: refuse it."""
+    import numpy as np
+    import pandas as pd
+
+    from ..errors import InputError
+
+    y = pd.to_numeric(scores[mos_col], errors="coerce").to_numpy(dtype=float)
+    y = y[np.isfinite(y)]
+    if y.size and np.ptp(y) == 0:
+        raise InputError(f"{where}: every human score ({mos_col!r}) of the {y.size} matched videos is "
+                         f"{y[0]:g}; a fusion model cannot learn from a constant MOS (nothing saved)")
+
+
 def run(args) -> int:
     from ..data.items import read_table
     from ..errors import InputError
@@ -88,6 +102,7 @@ def run(args) -> int:
         if mos_col not in scores.columns:
             raise InputError(f"{src}: no column {mos_col!r}; pass --mos FILE with human "
                              "scores or --mos-column")
+    _check_mos_varies(scores, mos_col, args.mos or src)
     specs = {}
     for item in args.inputs:
         col, eq, spec = item.partition("=")
