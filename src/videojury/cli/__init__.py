@@ -77,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VideoJuryError as exc:
         console.print(styled(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
         return 2
+    except OSError as exc:
+        # A path the user gave that cannot be used (not a folder, permission
+        # denied, disk full): one line naming it, not a traceback.
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        console.print(styled(("error:", "bold red"), " ", f"{where}{exc.strerror or exc}"),
+                      soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         console.print(styled(("interrupted", "yellow"),
                              ": results computed so far are kept in the store"))

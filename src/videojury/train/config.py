@@ -356,7 +356,11 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> TrainConfig:
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: config file does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 text (byte {exc.start}); save the config as "
+                         "UTF-8") from None
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
@@ -371,7 +375,12 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
-    return data or {}
+    if data is None:
+        raise InputError(f"{path}: the config file is empty; docs/training.md lists its keys")
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a config is a mapping of sections (model:, data:, ...), got "
+                         f"{type(data).__name__}")
+    return data
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -1,0 +1,197 @@
+"""Every CLI verb, given bad arguments, ends with one clear message: exit 2 (or 1
+for per-item failures), never a Python traceback.
+
+The verbs are discovered from the parser (sub-commands of sub-commands too),
+so a new verb is covered the day it is added. Each verb gets: no arguments,
+an unknown flag, and for every input it reads (positional arguments and
+required input options) a missing file, an empty file, a folder, a junk
+text file, a file in an unsupported format and a file that is not UTF-8;
+and bad values for every int and float option. ``main()`` runs in-process
+(fast); an exception escaping it is a traceback for the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+import pytest
+
+from videojury.cli import build_parser, main
+
+# Verbs that, given valid-looking arguments, would start long work or a server;
+# they still get every case whose inputs are bad (they fail before starting).
+_NO_FILL = {("demo",), ("metrics",)}
+# Verbs whose filled arguments still lack a needed optional one; their message
+# names that option instead of the file (correlate: --human or --qa).
+_NEEDS_MORE = {("correlate",)}
+
+
+def _verbs(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                has_sub = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                if has_sub:
+                    yield prefix + (name,), sub
+                    yield from _verbs(sub, prefix + (name,))
+                else:
+                    yield prefix + (name,), sub
+
+
+VERBS = {path: sub for path, sub in _verbs(build_parser())}
+
+
+def _is_output(action: argparse.Action) -> bool:
+    return any(s in ("-o", "--out", "--output", "--output-dir") for s in action.option_strings)
+
+
+def _fill(sub: argparse.ArgumentParser, bad: str, out: Path) -> list[str]:
+    """Arguments that satisfy the parser, with ``bad`` wherever an input is read."""
+    argv: list[str] = []
+    for a in sub._actions:
+        if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        if a.option_strings and not a.required:
+            continue
+        if a.choices:
+            value = str(list(a.choices)[0])
+        elif _is_output(a):
+            value = str(out)
+        elif a.type is int:
+            value = "1"
+        elif a.type is float:
+            value = "1.0"
+        elif a.dest == "metric":
+            value = "flicker"
+        else:
+            value = bad
+        if a.option_strings:
+            argv += [a.option_strings[-1], value]
+        else:
+            argv.append(value)
+    return argv
+
+
+@pytest.fixture
+def bad_files(tmp_path) -> dict[str, Path]:
+    d = tmp_path / "in"
+    d.mkdir()
+    files = {
+        "missing": d / "missing_input.csv",
+        "empty": d / "empty_input.csv",
+        "folder": d / "folder_input",
+        "junk": d / "junk_input.csv",
+        "xlsx": d / "sheet_input.xlsx",
+        "latin1": d / "latin_input.csv",
+    }
+    files["empty"].write_bytes(b"")
+    files["folder"].mkdir()
+    files["junk"].write_bytes(b'\x00\x01 not a table\n"unclosed,quote\n')
+    files["xlsx"].write_bytes(b"PK\x03\x04 not really a spreadsheet")
+    files["latin1"].write_bytes("video,prompt\n\xe9t\xe9.mp4,caf\xe9\n".encode("latin-1"))
+    return files
+
+
+class _Hang(Exception):
+    pass
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    """``main(argv)`` with a watchdog; the exit status and stderr (an escaping
+    exception fails the test: the user would see a traceback)."""
+
+    def _alarm(signum, frame):  # pragma: no cover - only on a hang
+        raise _Hang(f"videojury {' '.join(argv)} did not return within 60 s")
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(60)
+    try:
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    captured = capsys.readouterr()
+    return int(code or 0), captured.err + captured.out
+
+
+def _check(argv, code, text):
+    assert "Traceback" not in text, f"videojury {' '.join(argv)}:\n{text}"
+    assert code in (1, 2), f"videojury {' '.join(argv)} exited {code}:\n{text}"
+    assert text.strip(), f"videojury {' '.join(argv)} exited {code} without a message"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOJURY_STORE", str(tmp_path / "default-store.sqlite"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+def test_verbs_are_discovered():
+    names = {p[0] for p in VERBS}
+    assert {"score", "export", "bench", "leaderboard", "report", "mos", "pairs", "correlate",
+            "fit", "train", "metrics", "demo"} <= names
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS), ids=lambda v: "-".join(v))
+def test_unknown_flag_and_missing_arguments(verb, tmp_path, capsys):
+    filled = [] if verb in _NO_FILL else _fill(VERBS[verb], str(tmp_path / "missing.csv"),
+                                               tmp_path / "out" / "x.csv")
+    argv = [*verb, *filled, "--no-such-flag"]
+    code, text = _run(argv, capsys)
+    _check(argv, code, text)
+    assert code == 2 and "unrecognized arguments: --no-such-flag" in text
+    if verb not in _NO_FILL and any(
+            a.required or not a.option_strings for a in VERBS[verb]._actions
+            if not isinstance(a, argparse._HelpAction)):
+        code, text = _run(list(verb), capsys)
+        _check(list(verb), code, text)
+        assert code == 2
+
+
+@pytest.mark.parametrize("verb", sorted(v for v in VERBS if v not in _NO_FILL),
+                         ids=lambda v: "-".join(v))
+def test_bad_input_files(verb, bad_files, tmp_path, capsys):
+    sub = VERBS[verb]
+    for kind, path in bad_files.items():
+        argv = [*verb, *_fill(sub, str(path), tmp_path / "out" / f"{kind}.csv")]
+        code, text = _run(argv, capsys)
+        if verb == ("export",) and kind == "empty":
+            # A 0-byte file is an empty SQLite database: an empty store, 0 rows.
+            assert "Traceback" not in text
+            continue
+        _check(argv, code, text)
+        if "usage:" in text or verb in _NEEDS_MORE:
+            continue
+        # The message names the file it is about.
+        assert path.name in text, (argv, text)
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS), ids=lambda v: "-".join(v))
+def test_bad_option_values(verb, bad_files, tmp_path, capsys):
+    sub = VERBS[verb]
+    base = [] if verb in _NO_FILL else _fill(sub, str(bad_files["missing"]),
+                                             tmp_path / "out" / "x.csv")
+    for a in sub._actions:
+        if not a.option_strings or a.type not in (int, float):
+            continue
+        for value in (["abc", "-5"] if a.type is int else ["abc", "nan", "-inf"]):
+            argv = [*verb, *base, a.option_strings[-1], value]
+            if verb in _NO_FILL and value == "-5":
+                continue  # would run (demo) with a value argparse accepts; see the demo tests
+            code, text = _run(argv, capsys)
+            _check(argv, code, text)
+
+
+def test_demo_and_metrics_bad_values(tmp_path, capsys):
+    for argv in (["demo", "--clips", "abc"], ["metrics", "--json", "extra"],
+                 ["demo", "--out", str(tmp_path / "a file"), "--clips", "0"]):
+        if argv[-1] == "0":
+            (tmp_path / "a file").write_text("x")
+        code, text = _run(argv, capsys)
+        _check(argv, code, text)
