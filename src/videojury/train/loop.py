@@ -57,8 +57,8 @@ from .saving import (
     save_evaluator,
     save_tensors,
     set_rng_state,
-    write_json,
 )
+from ..io import write_json
 
 # Test hook: SIGKILL the process right after this global optimizer step
 # (simulates a crash between checkpoints; used by the resume tests).
@@ -563,14 +563,14 @@ class Trainer:
             save_tensors(tmp / "weights.safetensors", self._saved_params())
             tensors, info = optimizer_to_files(optimizer.state_dict())
             save_tensors(tmp / "optimizer.safetensors", tensors)
-            write_json(tmp / "optimizer.json", info)
-            write_json(tmp / "state.json", {**pos, "fingerprint": _fingerprint(self.cfg),
-                                             "world": self.world})
+            write_json(info, tmp / "optimizer.json", sort_keys=True)
+            write_json({**pos, "fingerprint": _fingerprint(self.cfg), "world": self.world},
+                       tmp / "state.json", sort_keys=True)
             final = root / name
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            write_json(root / "latest.json", {"checkpoint": name})
+            write_json({"checkpoint": name}, root / "latest.json")
             keep = max(1, self.cfg.train.keep_checkpoints)
             old = sorted(p for p in root.glob("step-*") if p.is_dir() and not
                          p.name.endswith(".tmp"))
@@ -618,7 +618,7 @@ class Trainer:
         cfg = self.cfg
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json(self.out / "config.json", cfg.to_dict())
+            write_json(cfg.to_dict(), self.out / "config.json", sort_keys=True)
         cols = (["time", "stage", "kind", "epoch", "step", "global_step", "split", "lr", "loss",
                  "l1", "plcc_loss", "rank_loss", "lm_loss", "ce", "val_l1", "srcc", "plcc",
                  "krcc", "qa_acc", "seconds", "mem_gb"]
@@ -809,12 +809,12 @@ class Trainer:
                              seconds, float(np.mean(step_times)) if step_times else 0.0,
                              stopped_early, self.main)
         if self.main:
-            write_json(self.out / "summary.json", {
+            write_json({
                 "best": best, "baseline": baseline, "history": history,
                 "global_step": global_step, "seconds": seconds,
                 "seconds_per_step": result.seconds_per_step, "selected": chosen.name,
                 "peak_gpu_memory_gb": self._peak_gb(), "processes": self.world,
-                "data": self.split.describe()})
+                "data": self.split.describe()}, self.out / "summary.json", sort_keys=True)
         if tb is not None:
             tb.close()
         self.acc.wait_for_everyone()

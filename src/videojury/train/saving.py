@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MetricError
+from ..io import write_json
 
 FORMAT = "videojury-evaluator"
 FORMAT_VERSION = 1
@@ -46,13 +47,6 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (a temporary file renamed over the target)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _cpu(tensors: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +96,7 @@ def save_evaluator(folder: str | os.PathLike, evaluator, meta: dict[str, Any],
     meta = dict(meta)
     meta["format"], meta["format_version"] = FORMAT, FORMAT_VERSION
     meta["files"] = {name: sha256_of(tmp / name) for name in (ADAPTER_FILE, HEADS_FILE)}
-    write_json(tmp / META_FILE, meta)
+    write_json(meta, tmp / META_FILE, sort_keys=True)
     if out.exists():
         old = out.with_name(out.name + ".old")
         if old.exists():
