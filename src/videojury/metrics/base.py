@@ -299,6 +299,76 @@ class Metric:
             _check_value(cls, key, out[key])
         return out
 
+    # --- frames in memory ----------------------------------------------------
+    def __call__(self, video: Any, *, fps: float, prompt: str | None = None,
+                 question: str | None = None) -> dict[str, float]:
+        """Score one clip held in memory: ``{field: value}``.
+
+        ``video`` is a uint8 ``(T, H, W, 3)`` RGB numpy array or torch tensor,
+        or floating point ``(T, 3, H, W)`` in [0, 1] (see
+        :func:`videojury.video.as_video_array`); ``fps`` its frame rate. The
+        metric's frame policy is applied by the same code as the decoder's,
+        and the scores go through the same path as in a run, so the result
+        equals :func:`videojury.score` on the same frames in a lossless file.
+        Raises the metric's error when it cannot score the clip.
+        """
+        return self.batch([video], fps=fps, prompts=None if prompt is None else [prompt],
+                          questions=None if question is None else [question])[0]
+
+    def batch(self, videos: Sequence[Any], *, fps: float | Sequence[float],
+              prompts: Sequence[str | None] | None = None,
+              questions: Sequence[str | None] | None = None) -> list[dict[str, float]]:
+        """Score several clips in memory (see :meth:`__call__`); one dict per clip.
+
+        ``fps`` is one rate for all clips or one per clip. The metric is loaded
+        once and fed in groups of :attr:`batch_size`, as in a run. The first
+        clip that cannot be scored raises :class:`MetricError` naming its
+        position (the cause is chained).
+        """
+        from ..data.items import Item, check_text_needs  # noqa: PLC0415 - layers above
+        from ..errors import InputError, VideoJuryError  # noqa: PLC0415
+        from ..run.batching import score_batch_safely  # noqa: PLC0415 - the run's own path
+        from ..video import MEMORY_PATH, frames_from_array  # noqa: PLC0415
+
+        videos = list(videos)
+        n = len(videos)
+        rates = list(fps) if hasattr(fps, "__len__") else [fps] * n
+        texts = {}
+        for name, given in (("prompts", prompts), ("questions", questions)):
+            values = [None] * n if given is None else list(given)
+            if isinstance(given, str) or len(values) != n:
+                raise MetricError(f"{name} must be a list with one entry per video ({n}), got "
+                                  f"{given!r:.80}")
+            texts[name] = values
+        if len(rates) != n:
+            raise MetricError(f"fps must be one number or one per video ({n}), got {len(rates)}")
+        items = [Item(f"{MEMORY_PATH}[{i}]", prompt=p, question=q)
+                 for i, (p, q) in enumerate(zip(texts["prompts"], texts["questions"]))]
+        for attr, needed in (("prompt", self.needs_prompt), ("question", self.needs_question)):
+            lacking = [i for i, it in enumerate(items) if needed and not getattr(it, attr)]
+            if lacking:
+                raise InputError(f"metric {self.name!r} needs a {attr}: pass {attr}=... (batch: "
+                                 f"{attr}s=[...]); video {lacking[0]} has none")
+        check_text_needs(items, self.name, self.needs_prompt, self.needs_question)
+        policy = self.frame_policy()
+        frames = []
+        for i, (video, rate) in enumerate(zip(videos, rates)):
+            try:
+                frames.append(frames_from_array(video, rate, policy))
+            except VideoJuryError as exc:
+                raise MetricError(f"metric {self.name}: video {i}: {exc}") from exc
+        out: list[dict[str, float]] = []
+        size = max(1, int(self.batch_size))
+        for start in range(0, n, size):
+            outcomes, _, _ = score_batch_safely(self, frames[start:start + size],
+                                                items[start:start + size])
+            for k, outcome in enumerate(outcomes):
+                if isinstance(outcome, BaseException):
+                    raise MetricError(f"metric {self.name}: video {start + k}: "
+                                      f"{outcome}") from outcome
+                out.append(outcome)
+        return out
+
     def __repr__(self) -> str:
         return f"<metric {self.label} v{self.version}>"
 
