@@ -98,6 +98,9 @@ def build_app(folder: str | Path, *, min_view: float | None = None):
     from starlette.staticfiles import StaticFiles
     from starlette.templating import Jinja2Templates
 
+    from ..human import reliability  # noqa: F401 - imported now, not on the first admin request
+    from . import results  # noqa: F401
+
     st = Study(folder, min_view=min_view)
     cfg = st.config
     pair = cfg["protocol"] == "pairwise"

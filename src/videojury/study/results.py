@@ -106,20 +106,25 @@ def _rater_table(con, cfg, df: pd.DataFrame, screening: pd.DataFrame) -> pd.Data
     totals = dict(con.execute("SELECT rater, COUNT(*) FROM items GROUP BY rater").fetchall())
     started = dict(con.execute("SELECT rater, started_at FROM raters").fetchall())
     names = [r[0] for r in con.execute("SELECT rater FROM raters ORDER BY ord")]
+    per_item = df.drop_duplicates(["rater", "seq"])
+    g = per_item.groupby("rater")
+    answered, last, median = g.size(), g["answered_at"].max(), g["view_s"].median()
+    checks = {}
+    if len(screening):
+        sc = screening[screening["correct"].notna()]
+        for kind in ("golden", "repeat"):
+            part = sc[sc["kind"] == kind].groupby("rater")["correct"]
+            checks[kind] = (part.size(), part.apply(lambda c: float(c.astype(bool).mean())))
     out = []
     for name in names:
-        mine = df[df["rater"] == name]
-        done = int(mine["seq"].nunique()) if len(mine) else 0
-        rec = {"rater": name, "answered": done, "total": int(totals.get(name, 0)),
+        rec = {"rater": name, "answered": int(answered.get(name, 0)), "total": int(totals.get(name, 0)),
                "started": started.get(name) is not None,
-               "last_answer": float(mine["answered_at"].max()) if len(mine) else None,
-               "median_seconds": float(mine.groupby("seq")["view_s"].first().median()) if len(mine) else None}
-        sc = screening[screening["rater"] == name] if len(screening) else screening
-        for kind in ("golden", "repeat"):
-            part = sc[(sc["kind"] == kind) & sc["correct"].notna()] if len(sc) else sc
-            rec[f"{kind}_n"] = int(len(part))
-            rec[f"{kind}_agree" if kind == "repeat" else "golden_accuracy"] = (
-                float(part["correct"].astype(bool).mean()) if len(part) else None)
+               "last_answer": float(last[name]) if name in last.index else None,
+               "median_seconds": float(median[name]) if name in median.index else None}
+        for kind, col in (("golden", "golden_accuracy"), ("repeat", "repeat_agree")):
+            n, acc = checks.get(kind, ({}, {}))
+            rec[f"{kind}_n"] = int(n.get(name, 0))
+            rec[col] = float(acc[name]) if name in getattr(acc, "index", ()) else None
         out.append(rec)
     return pd.DataFrame(out)
 
