@@ -368,3 +368,13 @@ def test_H29_train_with_bad_yaml_an_unknown_key_or_a_missing_file(tmp_path, caps
     assert rc == 2 and "unknown key bogus_key" in err
     rc, _, err = _run(capsys, "train", tmp_path / "none.yaml")
     assert rc == 2 and "does not exist" in err
+
+
+def test_H22_model_level_with_too_few_models_says_so(tmp_path, capsys):
+    pred, human = _study(tmp_path)
+    p = pd.read_csv(pred).assign(model=[f"m{i % 2}" for i in range(10)])
+    rc, _, _ = _correlate(capsys, _csv(tmp_path / "pm.csv", p), human, "-o", tmp_path / "a.csv")
+    t = pd.read_csv(tmp_path / "a.csv")
+    row = t[(t["level"] == "model") & (t["group"] == "all")].iloc[0]
+    assert rc == 0 and np.isnan(row["srcc"])
+    assert row["note"] == "2 model(s) here; the model level needs at least 3"
