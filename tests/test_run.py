@@ -115,10 +115,14 @@ def test_load_runs_once_and_is_reported_as_setup(video_dir):
     assert "setup" in stats.summary()
 
 
-def test_failed_load_makes_error_rows_not_a_crash(video_dir):
+def test_failed_load_is_not_a_crash_and_not_stored(video_dir):
     paths = sorted(str(p) for p in video_dir.glob("*.mp4"))
-    df = videojury.score(paths, metrics=["test_load_once:fail=true", "flicker"])
-    assert df["error"].str.contains("weights not found").all()
+    with Store(None) as st:
+        with pytest.warns(videojury.api.MetricLoadWarning, match="weights not found"):
+            df = videojury.score(paths, metrics=["test_load_once:fail=true", "flicker"], store=st)
+        assert len(st.to_frame()) == len(paths)  # flicker's rows only
+    assert df["error"].str.contains("not computed, the metric could not be loaded: OSError: "
+                                    "weights not found").all()
     assert df["flicker"].notna().all()  # the other metric is unaffected
 
 

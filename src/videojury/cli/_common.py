@@ -99,3 +99,54 @@ def frame_table(df: pd.DataFrame, title: str | None = None, floatfmt: str | None
     if len(df) > max_rows:
         table.caption = f"{len(df) - max_rows} more rows not shown"
     return table
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_file(path: Path | None, suffixes: tuple[str, ...], option: str = "--out"
+                      ) -> None:
+    """Refuse an output file that cannot be written, before any work starts.
+
+    Checks the format (by suffix), that the path is not a folder, that no
+    parent is a regular file and that the nearest existing folder is writable.
+    """
+    from ..errors import InputError
+
+    if path is None:
+        return
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{option} {path}: unknown output format "
+                         f"{path.suffix or '(no suffix)'!r}; use {', '.join(suffixes)}")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name such as "
+                         f"{path / ('results' + suffixes[0])}")
+    _check_parents(path.parent, option, path)
+
+
+def check_output_dir(path: Path | None, option: str = "--out") -> None:
+    """Refuse an output folder that is a file, lies under a file or cannot be created."""
+    from ..errors import InputError
+
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: is a file, and this option names a folder; give a "
+                         "folder (it is created if missing)")
+    _check_parents(path, option, path)
+
+
+def _check_parents(folder: Path, option: str, target: Path) -> None:
+    from ..errors import InputError
+
+    base = _nearest_existing(folder.absolute())
+    if not base.is_dir():
+        raise InputError(f"{option} {target}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {target}: cannot write in {base} (permission denied)")

@@ -71,6 +71,13 @@ def run(args) -> int:
     from ..run.store import Store
     from . import console, out, styled
 
+    # Run options are checked before the suite and videos are read, let alone scored.
+    from ._common import check_output_dir
+
+    if args.bootstrap < 0:
+        raise InputError(f"--bootstrap must be 0 (no rank intervals) or more, got {args.bootstrap}")
+    if not args.check:
+        check_output_dir(args.out, "--out")
     suite = load_suite(args.suite, args.suite_format)
     check = check_videos(suite, args.videos)
     problems = check.problems()

@@ -58,6 +58,9 @@ def run(args) -> int:
     from ._common import frame_table, progress_bar
     from . import console, out, styled
 
+    from ._common import check_output_dir
+
+    check_output_dir(args.out, "--out")
     names = args.metric or demo_metrics()
     metrics = resolve_metrics(names)
     t0 = time.perf_counter()

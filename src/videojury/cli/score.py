@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_store_args, frame_table, progress_bar, store_arg
+from ._common import add_store_args, check_output_file, frame_table, progress_bar, store_arg
 
 
 def register(sub) -> None:
@@ -54,50 +54,53 @@ def _backend_options(args) -> dict:
     return opts
 
 
-def _with_batch_size(specs: list[str], batch_size: int | None) -> list:
-    """Metric specs, with ``batch_size=N`` given to every metric that takes it
-    and whose spec does not set it."""
-    if batch_size is None:
-        return specs
-    from ..errors import InputError
-    from ..metrics.base import load_metric, parse_spec
-
-    if batch_size < 1:
-        raise InputError("--batch-size must be at least 1")
-    out = []
-    for spec in specs:
-        metric = load_metric(spec)
-        if "batch_size" in metric.default_options and "batch_size" not in parse_spec(spec)[1]:
-            metric = load_metric(spec, batch_size=batch_size)
-        out.append(metric)
-    return out
+OUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl")
 
 
 def run(args) -> int:
-    from ..api import resolve_metrics
-    from ..data.items import check_text_needs, load_inputs
-    from ..run.executor import get_executor, plan
-    from ..run.results import results_table
-    from ..run.store import Store, export_frame
+    """Parse, call :func:`videojury.api.score` (or ``estimate``), render."""
+    import warnings
+    from contextlib import ExitStack
+
+    from ..api import MetricLoadWarning, estimate, score
+    from ..errors import InputError
+    from ..run.store import export_frame
     from . import console, out, styled, warn
 
-    items = load_inputs(args.inputs, args.prompts, warn=warn)
-    metrics = resolve_metrics(_with_batch_size(args.metric, args.batch_size))
-    for m in metrics:
-        check_text_needs(items, m.name, m.needs_prompt, m.needs_question)
-    executor = get_executor(args.backend, **_backend_options(args))
+    # Everything about the run's inputs is checked before any video is decoded.
+    if args.prompts is not None and len(args.inputs) != 1:
+        raise InputError("--prompts goes with a single folder input")
+    if not args.dry_run:
+        check_output_file(args.out, OUT_SUFFIXES, "-o/--out")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if args.sample < 0:
+        raise InputError(f"--sample must be 0 or more (got {args.sample})")
     store_path = store_arg(args)
-    with Store(store_path) as store:
-        job = plan(items, metrics, store, retry_errors=args.retry_errors)
-        console.print(f"{len(items)} videos x {len(metrics)} metrics: {len(job.cached)} results "
-                      f"cached, {len(job.pending)} to compute"
+    common = dict(backend=args.backend, backend_options=_backend_options(args),
+                  batch_size=args.batch_size, retry_errors=args.retry_errors, warn=warn)
+    bar: dict = {"advance": lambda n=1: None}
+
+    def on_plan(job) -> None:
+        view = job.view()
+        console.print(f"{len(view.items)} videos x {len(view.metrics)} metrics: "
+                      f"{len(view.cached)} results cached, {len(view.pending)} to compute"
                       + (f" (store: {store_path})" if store_path else " (no store)"))
-        if args.dry_run:
-            _estimate(job, store, executor, args.sample)
-            return 0
-        with progress_bar(len(job.pending), "scoring") as advance:
-            stats = executor.run(job, store, progress=advance)
-        df = results_table(job, store)
+        if not args.dry_run:
+            bar["advance"] = stack.enter_context(progress_bar(len(job.pending), "scoring"))
+
+    inputs = [str(i) for i in args.inputs]
+    if args.dry_run:
+        est = estimate(inputs, args.prompts, args.metric, store_path, sample=args.sample,
+                       on_plan=on_plan, **common)
+        console.print(est.summary())
+        return 0
+    with ExitStack() as stack:
+        # A metric that cannot be loaded is reported below, as an error, not as a warning.
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", MetricLoadWarning)
+        df, stats = score(inputs, args.prompts, args.metric, store_path, on_plan=on_plan,
+                          progress=lambda n: bar["advance"](n), return_stats=True, **common)
     console.print(stats.summary())
     if args.out is not None:
         export_frame(df, args.out)
@@ -109,31 +112,14 @@ def run(args) -> int:
                           for v, e in zip(shown["video"], shown["error"])]
         shown["video"] = [Path(v).name for v in shown["video"]]
         out.print(frame_table(shown))
+    if stats.load_errors:
+        for label, msg in stats.load_errors.items():
+            console.print(styled(("error:", "bold red"), f" metric {label} could not be loaded: "
+                                 f"{msg}. Nothing was stored for it; fix this and run again."))
+        return 2
     failed = int(df["error"].notna().sum())
     if failed:
         console.print(styled((f"{failed} of {len(df)} videos had errors", "yellow"),
                              " (see the 'error' column)"))
         return 1
     return 0
-
-
-def _estimate(job, store, executor, n: int) -> None:
-    """Score the first ``n`` pending videos and extrapolate to the rest."""
-    from ..run.executor import _duration
-    from . import console
-
-    remaining = job.pending_videos
-    if remaining == 0 or n <= 0:
-        console.print(f"{remaining} videos to score")
-        return
-    stats = executor.run(job.first_videos(n), store)
-    left = remaining - stats.videos
-    console.print(f"sample: {stats.videos} videos in {stats.seconds:.1f}s "
-                  f"(setup {stats.setup_seconds:.1f}s, then "
-                  f"{stats.seconds_per_video:.2f}s per video; decode "
-                  f"{stats.decode_seconds:.1f}s, preprocess "
-                  f"{sum(stats.preprocess_seconds.values()):.1f}s, model "
-                  f"{sum(stats.model_seconds.values()):.1f}s); results kept in the store")
-    # The real run pays the setup (model loads, workers) again, once.
-    console.print(f"estimated time for the remaining {left} videos: "
-                  f"{_duration(stats.setup_seconds + stats.seconds_per_video * left)}")

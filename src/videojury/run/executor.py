@@ -7,150 +7,44 @@ every video once for all the metrics that need it (the union of their frame
 indices in one pass) and hands each metric its frames; metrics that batch
 get their items in groups of ``batch_size``. A failure on one video (cannot
 be read, too short, metric raised) becomes an error result for that video and
-metric only, and the run goes on.
+metric only, and the run goes on. A metric that cannot be loaded is stopped:
+nothing is stored for it, so a rerun after the fix computes its items.
 
-Another backend (Ray) implements :class:`Executor` over the same plan and the
-same work functions, :func:`decode_for` and :func:`score_batch_safely`.
+The per-video work and the batching are :mod:`videojury.run.batching`, shared
+with the Ray backend (:mod:`videojury.run.ray_backend`), which implements
+:class:`Executor` over the same plan.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
-from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 from ..data.items import Item
-from ..errors import VideoError, VideoJuryError
+from ..errors import VideoJuryError
 from ..metrics.base import Metric
-from ..video import Frames, probe, sample_many
+from ..video import Frames
+from .batching import (
+    BatchQueues,
+    Executor,
+    MetricLoadError,
+    Plan,
+    RunStats,
+    Task,
+    decode_for,
+    duration_text,
+    error_text,
+    peak_rss_mb,
+    result_for,
+    route_video,
+    score_batch_safely,
+)
 from .store import Result, ResultKey, Store, missing_hash
 
-
-@dataclass
-class Task:
-    """One (item, metric) pair to compute."""
-
-    item_index: int
-    metric_index: int
-    key: ResultKey
-
-
-@dataclass
-class Plan:
-    """What a run will do: every task, and which are already in the store."""
-
-    items: list[Item]
-    metrics: list[Metric]
-    keys: dict[tuple[int, int], ResultKey]
-    cached: dict[tuple[int, int], Result]
-    pending: list[Task]
-
-    @property
-    def total(self) -> int:
-        return len(self.keys)
-
-    @property
-    def distinct_videos(self) -> int:
-        return len({k.video_hash for k in self.keys.values()})
-
-    @property
-    def pending_videos(self) -> int:
-        return len({t.key.video_hash for t in self.pending})
-
-    def first_videos(self, n: int) -> Plan:
-        """The same plan restricted to the pending tasks of its first ``n`` videos."""
-        keep = list(dict.fromkeys(t.key.video_hash for t in self.pending))[:n]
-        tasks = [t for t in self.pending if t.key.video_hash in set(keep)]
-        return Plan(self.items, self.metrics, self.keys, {}, tasks)
-
-    def pending_by_video(self) -> dict[str, list[Task]]:
-        """Pending tasks grouped by video content (decode once per group)."""
-        groups: dict[str, list[Task]] = defaultdict(list)
-        for t in self.pending:
-            groups[t.key.video_hash].append(t)
-        return dict(groups)
-
-
-@dataclass
-class RunStats:
-    """What a run did and what it cost.
-
-    Times are wall-clock seconds in the process that did the work: decoding
-    (probe + decode + resize), and per metric its preprocessing (what the
-    metric reports under ``Metric.timed("preprocess")``) and the rest of its
-    scoring ("model").
-    """
-
-    total: int = 0
-    cached: int = 0
-    computed: int = 0
-    failed: int = 0
-    videos: int = 0
-    videos_in_input: int = 0
-    seconds: float = 0.0
-    decode_seconds: float = 0.0
-    preprocess_seconds: dict[str, float] = field(default_factory=dict)
-    model_seconds: dict[str, float] = field(default_factory=dict)
-    peak_rss_mb: float = 0.0
-    backend: str = "local"
-    setup_seconds: float = 0.0  # one-time costs inside ``seconds``: model loads, workers
-
-    @property
-    def seconds_per_video(self) -> float:
-        """Wall time per video once set up (one-time costs left out)."""
-        if not self.videos:
-            return 0.0
-        return max(0.0, self.seconds - self.setup_seconds) / self.videos
-
-    def add_metric_time(self, label: str, preprocess: float, model: float) -> None:
-        self.preprocess_seconds[label] = self.preprocess_seconds.get(label, 0.0) + preprocess
-        self.model_seconds[label] = self.model_seconds.get(label, 0.0) + model
-
-    def summary(self) -> str:
-        """A short paragraph for the end of a run."""
-        rate = self.videos / self.seconds if self.seconds > 0 else 0.0
-        pre = sum(self.preprocess_seconds.values())
-        model = sum(self.model_seconds.values())
-        lines = [
-            f"{self.total} results: {self.computed} computed, {self.cached} cached, "
-            f"{self.failed} failed",
-            f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s, {self.backend}); "
-            + (f"setup {self.setup_seconds:.1f}s, " if self.setup_seconds >= 0.05 else "")
-            + f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
-            + (f"; peak memory {self.peak_rss_mb:.0f} MB" if self.peak_rss_mb else ""),
-        ]
-        if self.videos and self.videos_in_input:
-            full = self.setup_seconds + self.seconds_per_video * self.videos_in_input
-            lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "
-                         f"{_duration(full)}")
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        """Plain-data form (for JSON logs and benchmarks)."""
-        from dataclasses import asdict
-
-        return asdict(self)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _peak_rss_mb() -> float:
-    try:
-        import resource
-
-        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return kb / 1024.0
-    except (ImportError, OSError):  # pragma: no cover - non-POSIX
-        return 0.0
+# Older names, kept for callers of this module.
+_duration = duration_text
+_peak_rss_mb = peak_rss_mb
+_error_text = error_text
 
 
 def plan(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
@@ -187,90 +81,112 @@ def plan(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
     return Plan(list(items), list(metrics), keys, cached, pending)
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, VideoJuryError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory while scoring this video"
-    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
-    return f"{exc.__class__.__name__}: {exc}{at}"
+def input_metrics(metric: Metric) -> dict[str, Metric]:
+    """The metrics whose stored scores ``metric`` is computed from (``{}`` for most).
 
-
-def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | BaseException]:
-    """Decode one video for several metrics at once; per-metric frames or the error."""
-    try:
-        path = Path(item.video)
-        if not path.exists():
-            raise VideoError(path, "file does not exist; check the path (paths in a manifest are "
-                                   "relative to the manifest's folder)")
-        info = probe(path, exact=True)
-        policies = [m.frame_policy() for m in metrics]
-        got = sample_many(path, policies, info=info, errors="collect")
-        return {i: got[pol] for i, pol in enumerate(policies)}
-    except Exception as exc:  # noqa: BLE001 - recorded per item
-        return {i: exc for i in range(len(metrics))}
-
-
-def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence[Item]
-                       ) -> tuple[list[dict | BaseException], float, float]:
-    """Score a batch; per item the checked scores or the exception.
-
-    A batch that raises is scored again one item at a time, so one bad video
-    does not take its neighbours down. The metric's :meth:`~Metric.load` runs
-    before its first batch (its time goes to ``metric.timings["load"]``).
-    Returns the outcomes and the seconds spent in preprocessing and in the
-    rest of the metric.
+    A metric declares them as ``input_metrics`` (spec -> metric object) and
+    implements ``from_inputs(scores_by_spec, item) -> {field: float}``.
     """
-    timings = metric.__dict__.setdefault("timings", {})
-    if not metric.__dict__.get("_videojury_loaded"):
-        # One-time loading is timed apart (timings["load"]), not as model time.
-        with metric.timed("load"):
-            try:
-                metric.load()
-            except Exception as exc:  # noqa: BLE001 - the batch's items become errors
-                return [exc] * len(frames), 0.0, 0.0
-        metric.__dict__["_videojury_loaded"] = True
-    pre0 = timings.get("preprocess", 0.0)
-    t0 = time.perf_counter()
-    outcomes: list[dict | BaseException]
-    try:
-        scores = metric.score_batch(frames, items)
-        if len(scores) != len(frames):
-            raise VideoJuryError(f"metric {metric.name} returned {len(scores)} results for "
-                                 f"{len(frames)} items")
-        outcomes = []
-        for s in scores:
-            try:
-                outcomes.append(metric.check_scores(s))
-            except Exception as exc:  # noqa: BLE001 - recorded per item
-                outcomes.append(exc)
-    except Exception as exc:  # noqa: BLE001
-        if len(frames) == 1:
-            outcomes = [exc]
+    got = getattr(metric, "input_metrics", None)
+    return dict(got) if got else {}
+
+
+def plan_job(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
+             retry_errors: bool = False) -> Plan:
+    """:func:`plan`, with the inputs of derived metrics (fusion models) added.
+
+    An input a user did not list is appended after the requested metrics (a
+    listed one, same name and options, is reused), so the executor decodes
+    and scores it like any metric, through the store; the derived metric is
+    then computed from the stored scores by :func:`compute_derived`.
+    """
+    metrics = list(metrics)
+    requested = len(metrics)
+    index = {(m.name, m.options_key): i for i, m in enumerate(metrics)}
+    inputs_of: dict[int, list[int]] = {}
+    for m_i in range(requested):
+        ins = input_metrics(metrics[m_i])
+        if not ins:
+            continue
+        ids = []
+        for sub in ins.values():
+            if input_metrics(sub):
+                raise VideoJuryError(f"metric {metrics[m_i].label}: an input metric "
+                                     f"({sub.label}) is itself computed from other metrics, "
+                                     "which is not supported")
+            k = (sub.name, sub.options_key)
+            if k not in index:
+                index[k] = len(metrics)
+                metrics.append(sub)
+            ids.append(index[k])
+        inputs_of[m_i] = ids
+    p = plan(items, metrics, store, retry_errors=retry_errors)
+    p.inputs_of, p.requested = inputs_of, requested
+    if len(metrics) > requested:
+        # An input nobody asked for is computed only where a derived result is missing.
+        needed = {p.keys[(i, j)] for (i, m_i) in p.keys if m_i in inputs_of
+                  and (i, m_i) not in p.cached for j in inputs_of[m_i]}
+        p.pending = [t for t in p.pending if t.metric_index < requested or t.key in needed]
+    return p
+
+
+def compute_derived(p: Plan, store: Store, stats: RunStats,
+                    progress: Callable[[int], None] | None = None) -> None:
+    """Compute the pending derived tasks from their inputs' stored results (no decoding).
+
+    An input that failed makes the derived item an error naming it; an input
+    not computed (its metric could not be loaded) leaves it not computed.
+    """
+    tasks = p.derived_tasks()
+    if not tasks:
+        return
+    want = [p.keys[(t.item_index, j)] for t in tasks for j in p.inputs_of[t.metric_index]]
+    found = store.get_many(want)
+    results: list[Result] = []
+    for t in tasks:
+        metric, item = p.metrics[t.metric_index], p.items[t.item_index]
+        if metric.label in stats.load_errors:
+            stats.not_computed += 1
+            continue
+        ins = p.inputs_of[t.metric_index]
+        got = {j: found.get(p.keys[(t.item_index, j)]) for j in ins}
+        missing = [p.metrics[j].label for j, r in got.items() if r is None]
+        if missing:
+            stats.not_computed += 1
+            stats.load_errors.setdefault(metric.label, f"input metric(s) {', '.join(missing)} "
+                                         "were not computed")
+            continue
+        bad = [(p.metrics[j].label, r.error) for j, r in got.items() if r.status != "ok"]
+        if bad:
+            outcome: dict | BaseException | str = "; ".join(
+                f"input metric {label} failed: {msg}" for label, msg in bad)
         else:
-            outcomes = []
-            for f, it in zip(frames, items):
-                try:
-                    outcomes.append(metric.check_scores(metric.score(f, it)))
-                except Exception as exc2:  # noqa: BLE001
-                    outcomes.append(exc2)
-    total = time.perf_counter() - t0
-    pre = timings.get("preprocess", 0.0) - pre0
-    return outcomes, pre, max(0.0, total - pre)
+            specs = dict(zip(input_metrics(metric), ins))
+            t0 = time.perf_counter()
+            try:
+                outcome = metric.check_scores(metric.from_inputs(
+                    {spec: got[j].scores for spec, j in specs.items()}, item))
+            except Exception as exc:  # noqa: BLE001 - recorded per item
+                outcome = exc
+            stats.add_metric_time(metric.label, 0.0, time.perf_counter() - t0)
+        results.append(result_for(t, item, outcome, None))
+    if results:
+        store.put(results)
+        stats.computed += len(results)
+        stats.failed += sum(r.status == "error" for r in results)
+    if progress is not None:
+        progress(len(tasks))
 
 
-def error_text(exc: BaseException) -> str:
-    """The message stored for a failed item."""
-    return _error_text(exc)
-
-
-class Executor:
-    """Runs a plan's pending tasks and writes each result to the store."""
-
-    def run(self, plan: Plan, store: Store, progress: Callable[[int], None] | None = None
-            ) -> RunStats:
-        raise NotImplementedError
+def execute(p: Plan, store: Store, executor: Executor,
+            progress: Callable[[int], None] | None = None) -> RunStats:
+    """Run a plan: the executor scores what needs decoding, then derived metrics follow."""
+    stats = executor.run(p.decoded(), store, progress=progress)
+    stats.total = p.total
+    t0 = time.perf_counter()
+    compute_derived(p, store, stats, progress)
+    stats.seconds += time.perf_counter() - t0
+    return stats
 
 
 class LocalExecutor(Executor):
@@ -281,9 +197,10 @@ class LocalExecutor(Executor):
         t0 = time.perf_counter()
         stats = RunStats(total=plan.total, cached=len(plan.cached),
                          videos_in_input=plan.distinct_videos)
-        queues: dict[int, list[tuple[Task, Frames]]] = defaultdict(list)
+        queues: BatchQueues[Frames] = BatchQueues([m.batch_size for m in plan.metrics])
         load0 = {id(m): m.__dict__.setdefault("timings", {}).get("load", 0.0)
                  for m in plan.metrics}
+        stopped: set[int] = set()  # metrics whose load() failed
 
         def record(results: list[Result]) -> None:
             store.put(results)
@@ -293,51 +210,59 @@ class LocalExecutor(Executor):
             if progress is not None:
                 progress(len(results))
 
-        def flush(m_i: int) -> None:
-            batch = queues.pop(m_i, [])
-            if not batch:
+        def skip(tasks: Sequence[Task]) -> None:
+            stats.not_computed += len(tasks)
+            if progress is not None and tasks:
+                progress(len(tasks))
+
+        def score(m_i: int, batch: list[tuple[Task, Frames]]) -> None:
+            if m_i in stopped:
+                skip([t for t, _ in batch])
                 return
             metric = plan.metrics[m_i]
             items = [plan.items[t.item_index] for t, _ in batch]
-            outcomes, pre, model = score_batch_safely(metric, [f for _, f in batch], items)
+            try:
+                outcomes, pre, model = score_batch_safely(metric, [f for _, f in batch], items)
+            except MetricLoadError as exc:
+                stopped.add(m_i)
+                stats.load_errors[metric.label] = exc.cause_text
+                skip([t for t, _ in batch] + [t for t, _ in queues.drop(m_i)])
+                return
             stats.add_metric_time(metric.label, pre, model)
             per = (pre + model) / len(batch)
-            record([make_result(t, plan, res, per) for (t, _), res in zip(batch, outcomes)])
+            record([result_for(t, it, res, per) for (t, _), it, res in zip(batch, items, outcomes)])
 
         for tasks in plan.pending_by_video().values():
+            live = [t for t in tasks if t.metric_index not in stopped]
+            if not live:
+                skip(tasks)
+                continue
             item = plan.items[tasks[0].item_index]
-            metric_ids = sorted({t.metric_index for t in tasks})
+            metric_ids = sorted({t.metric_index for t in live})
             td = time.perf_counter()
             frames = decode_for(item, [plan.metrics[m] for m in metric_ids])
             stats.decode_seconds += time.perf_counter() - td
             stats.videos += 1
-            errors: list[Result] = []
-            for t in tasks:
-                got = frames[metric_ids.index(t.metric_index)]
-                if isinstance(got, BaseException):
-                    errors.append(make_result(t, plan, got, None))
-                else:
-                    queues[t.metric_index].append((t, got))
-                    if len(queues[t.metric_index]) >= max(1, plan.metrics[t.metric_index]
-                                                          .batch_size):
-                        flush(t.metric_index)
-            if errors:
-                record(errors)
-        for m_i in list(queues):
-            flush(m_i)
+            failed, full, skipped = route_video(tasks, metric_ids, frames.__getitem__, queues,
+                                                skip=stopped.__contains__)
+            skip(skipped)
+            if failed:
+                record([result_for(t, plan.items[t.item_index], e, None) for t, e in failed])
+            for m_i, batch in full:
+                score(m_i, batch)
+        for m_i, batch in queues.drain():
+            score(m_i, batch)
         stats.seconds = time.perf_counter() - t0
         stats.setup_seconds = sum(m.timings.get("load", 0.0) - load0.get(id(m), 0.0)
                                   for m in plan.metrics)
-        stats.peak_rss_mb = _peak_rss_mb()
+        stats.peak_rss_mb = peak_rss_mb()
         return stats
 
 
 def make_result(task: Task, plan: Plan, outcome: dict | BaseException, seconds: float | None
-            ) -> Result:
-    item = plan.items[task.item_index]
-    if isinstance(outcome, BaseException):
-        return Result(task.key, "error", None, _error_text(outcome), item.video, seconds)
-    return Result(task.key, "ok", outcome, None, item.video, seconds)
+                ) -> Result:
+    """The stored row of one task's outcome (see :func:`~.batching.result_for`)."""
+    return result_for(task, plan.items[task.item_index], outcome, seconds)
 
 
 def get_executor(backend: str = "local", **options) -> Executor:
@@ -352,3 +277,9 @@ def get_executor(backend: str = "local", **options) -> Executor:
         return RayExecutor(**options)
     raise VideoJuryError(f"unknown backend {backend!r}: use local or ray")
 
+
+__all__ = [
+    "Executor", "LocalExecutor", "MetricLoadError", "Plan", "RunStats", "Task", "decode_for",
+    "compute_derived", "error_text", "execute", "get_executor", "input_metrics", "make_result",
+    "plan", "plan_job", "score_batch_safely",
+]

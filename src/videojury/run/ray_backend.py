@@ -6,8 +6,10 @@ writer to the store. Each pending video is decoded once in a CPU task
 scoring actors (one per worker, ``num_gpus=gpus_per_worker``) build their
 metrics once from ``(name, options)`` and score batches of frames fetched from
 the object store. The driver consumes decodes in submission order and forms
-each metric's batches exactly as :class:`~videojury.run.executor.LocalExecutor`
-does, so both backends give the same rows and bit-identical scores. A window
+each metric's batches with the same code as the local executor
+(:mod:`videojury.run.batching`: ``BatchQueues``, ``route_video``,
+``score_batch_safely``, ``decode_for``), so both backends give the same rows
+and bit-identical scores. A window
 bounds how many videos have frames alive at once (decoding, queued or being
 scored), which keeps memory flat however long the input is; results are
 written as they come back, so a killed driver keeps everything already done.
@@ -35,16 +37,20 @@ import numpy as np
 from ..errors import VideoJuryError, require
 from ..metrics.base import Metric, load_metric
 from ..video import FramePolicy, Frames
-from .executor import (
+from .batching import (
+    BatchQueues,
     Executor,
+    MetricLoadError,
     Plan,
     RunStats,
     Task,
-    _peak_rss_mb,
     decode_for,
     error_text,
+    result_for,
+    route_video,
     score_batch_safely,
 )
+from .batching import peak_rss_mb as _peak_rss_mb
 from .store import Result, Store
 
 # Scoring calls queued per actor: one running, one waiting, so an actor never
@@ -109,8 +115,8 @@ def _writable(frames: Frames) -> Frames:
 
     Arrays fetched from Ray's object store are read-only views of shared memory.
     """
-    if frames.array.flags.writeable:
-        return frames
+    if frames.array is None or frames.array.flags.writeable:
+        return frames  # streamed frames decode in the worker, nothing to copy
     return replace(frames, array=np.array(frames.array), indices=np.array(frames.indices),
                    timestamps=np.array(frames.timestamps))
 
@@ -186,14 +192,19 @@ class _ScoringWorker:
               ) -> tuple[list[tuple[str, Any]], float, float, float, float]:
         """Score one batch: per item ``("ok", scores)`` or ``("error", message)``,
         then preprocessing, model and (first batch only) loading seconds, and this
-        process's peak memory (MB)."""
+        process's peak memory (MB). A metric that cannot be loaded returns
+        ``[("load_error", message)]`` and stores nothing."""
         if self.load_error is not None:
             raise VideoJuryError(self.load_error)
         metric = self.metrics[metric_index]
         if metric is None:
             raise VideoJuryError(f"metric #{metric_index} was not loaded on this worker")
         load0 = metric.__dict__.setdefault("timings", {}).get("load", 0.0)
-        outcomes, pre, model = score_batch_safely(metric, [_writable(f) for f in frames], items)
+        try:
+            outcomes, pre, model = score_batch_safely(metric, [_writable(f) for f in frames],
+                                                      items)
+        except MetricLoadError as exc:
+            return [("load_error", exc.cause_text)], 0.0, 0.0, 0.0, _peak_rss_mb()
         out = [("error", error_text(o)) if isinstance(o, BaseException) else ("ok", o)
                for o in outcomes]
         return out, pre, model, metric.timings.get("load", 0.0) - load0, _peak_rss_mb()
@@ -368,7 +379,8 @@ class _Run:
         self.decode = self.ray.remote(_decode_video)
         self.slots: list[_Slot] = []
         self.decoding: deque[tuple[Any, _Video]] = deque()  # in submission order
-        self.queues: dict[int, list[tuple[Task, Any]]] = {}  # per metric, filling a batch
+        self.queues: BatchQueues[Any] = BatchQueues(self.batch)  # per metric, filling a batch
+        self.stopped: set[int] = set()  # metrics whose load() failed
         self.ready: deque[_Unit] = deque()  # batches waiting for an actor
         self.scoring: dict[Any, tuple[_Unit, int, int]] = {}  # ref -> unit, slot, generation
         self.video_of: dict[int, _Video] = {}  # id(task) -> its video
@@ -400,8 +412,8 @@ class _Run:
                     # Nothing can fill these batches now: the input is exhausted,
                     # or the window is full of videos waiting in them. Send them
                     # as they are (the local executor's last batches, too).
-                    for m_i in list(self.queues):
-                        self._flush(m_i)
+                    for m_i, batch in self.queues.drain():
+                        self._flush(m_i, batch)
                 self._dispatch()
                 if not self.decoding and not self.scoring and not self.ready:
                     if not self.groups:
@@ -447,24 +459,23 @@ class _Run:
             return
         self.stats.decode_seconds += meta.seconds
         self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, meta.rss_mb)
-        failed: list[Task] = []
-        errors: list[Result] = []
-        for t in video.tasks:
-            where = meta.where[video.metric_ids.index(t.metric_index)]
-            if isinstance(where, str):
-                failed.append(t)
-                errors.append(self._error(t, where, None))
-                continue
-            queue = self.queues.setdefault(t.metric_index, [])
-            queue.append((t, refs[1 + where]))
-            if len(queue) >= self.batch[t.metric_index]:
-                self._flush(t.metric_index)
-        if errors:
-            self._record(failed, errors)
 
-    def _flush(self, m_i: int) -> None:
-        batch = self.queues.pop(m_i, [])
-        if batch:
+        def got(j: int) -> Any:
+            where = meta.where[j]
+            return where if isinstance(where, str) else refs[1 + where]
+
+        failed, full, skipped = route_video(video.tasks, video.metric_ids, got, self.queues,
+                                            skip=self.stopped.__contains__)
+        self._skip(skipped)
+        if failed:
+            self._record([t for t, _ in failed], [self._error(t, e, None) for t, e in failed])
+        for m_i, batch in full:
+            self._flush(m_i, batch)
+
+    def _flush(self, m_i: int, batch: list) -> None:
+        if m_i in self.stopped:
+            self._skip([t for t, _ in batch])
+        elif batch:
             self.ready.append(_Unit(m_i, [t for t, _ in batch], [f for _, f in batch]))
 
     def _dispatch(self) -> None:
@@ -497,18 +508,28 @@ class _Run:
             self._worker_lost(unit, slot_i, generation, exc)
             return
         metric = self.plan.metrics[unit.metric_index]
+        if outcomes and outcomes[0][0] == "load_error":
+            self._stop(unit, metric.label, outcomes[0][1])
+            return
         slot.load_seconds += load
         self.stats.add_metric_time(metric.label, pre, model)
         self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, rss)
         per = (pre + model) / len(unit.tasks)
-        results = []
-        for t, (status, payload) in zip(unit.tasks, outcomes):
-            item = self.plan.items[t.item_index]
-            if status == "ok":
-                results.append(Result(t.key, "ok", payload, None, item.video, per))
-            else:
-                results.append(Result(t.key, "error", None, payload, item.video, per))
+        results = [result_for(t, self.plan.items[t.item_index],
+                              payload if status == "ok" else str(payload), per)
+                   for t, (status, payload) in zip(unit.tasks, outcomes)]
         self._record(unit.tasks, results)
+
+    def _stop(self, unit: _Unit, label: str, message: str) -> None:
+        """A metric could not be loaded: skip its batch and everything queued or waiting."""
+        m_i = unit.metric_index
+        self.stopped.add(m_i)
+        self.stats.load_errors[label] = message
+        waiting = [u for u in self.ready if u.metric_index == m_i]
+        self.ready = deque(u for u in self.ready if u.metric_index != m_i)
+        skipped = list(unit.tasks) + [t for u in waiting for t in u.tasks]
+        skipped += [t for t, _ in self.queues.drop(m_i)]
+        self._skip(skipped)
 
     def _worker_lost(self, unit: _Unit, slot_i: int, generation: int, exc: Exception) -> None:
         """A batch failed for a system reason: replace a dead actor once, resend or give up.
@@ -538,8 +559,16 @@ class _Run:
 
     # --- results -------------------------------------------------------------------
     def _error(self, task: Task, text: str, seconds: float | None) -> Result:
-        item = self.plan.items[task.item_index]
-        return Result(task.key, "error", None, text, item.video, seconds)
+        return result_for(task, self.plan.items[task.item_index], text, seconds)
+
+    def _skip(self, tasks: list[Task]) -> None:
+        """Release tasks of a stopped metric without storing anything for them."""
+        if not tasks:
+            return
+        self.stats.not_computed += len(tasks)
+        self._release(tasks)
+        if self.progress is not None:
+            self.progress(len(tasks))
 
     def _record(self, tasks: list[Task], results: list[Result]) -> None:
         """Write results (the driver is the only writer) and release finished videos."""
@@ -547,14 +576,17 @@ class _Run:
         for r in results:
             self.stats.computed += 1
             self.stats.failed += r.status == "error"
+        self._release(tasks)
+        if self.progress is not None:
+            self.progress(len(results))
+
+    def _release(self, tasks: list[Task]) -> None:
         for t in tasks:
             video = self.video_of.pop(id(t))
             video.left -= 1
             if video.left == 0:
                 video.refs = []  # drop the frames' references so Ray can free them
                 self.live -= 1
-        if self.progress is not None:
-            self.progress(len(results))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,8 +9,11 @@
   ``batch_size``, ``qa``, ``trust_remote_code``. Frames: the evaluator's own
   (uniform, fixed size), so scores match training exactly;
 * a fusion model folder (``fusion.json``): one field named after the model,
-  computed from the input metrics, which the fusion metric runs itself on
-  each video with the exact specs it was fitted on.
+  computed from the input metrics' scores. The fusion metric declares its
+  inputs (``input_metrics``, the exact specs it was fitted on); the planner
+  adds them to the run, the executor scores them through the store like any
+  metric (decoding each video once for all of them), and the fusion is then
+  computed from their stored scores (``from_inputs``) without decoding.
 
 The metric's name is ``trained:<folder name>`` and its version is a digest
 of the folder's files, so a store never mixes scores of two different
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...errors import MetricError
-from ...video import FramePolicy, Frames, sample_many
+from ...video import FramePolicy, Frames
 from ..base import Metric, ScoreField, load_metric, register_scheme
 
 
@@ -53,6 +56,7 @@ class TrainedEvaluatorMetric(Metric):
     default_options = {"device": "", "dtype": "", "batch_size": 4, "qa": False,
                        "trust_remote_code": False}
     runtime_options = frozenset({"device", "batch_size"})
+    resolved_options = frozenset({"dtype"})  # keyed by its resolved value, see identity()
     folder: str = ""
     meta: dict[str, Any] = {}
 
@@ -66,6 +70,16 @@ class TrainedEvaluatorMetric(Metric):
 
         fr = self.meta["frames"]
         return frame_policy(int(fr["n"]), fr["size"])
+
+    def identity(self, hash_file) -> dict[str, str]:
+        """Device kind, resolved dtype and the base checkpoint's identity (the
+        evaluator's own files are in :attr:`version`)."""
+        from ...models.loading import run_identity
+        from ...train.evaluator import checkpoint_from_meta
+
+        _, ident = run_identity(checkpoint_from_meta(self.meta), self.options["device"],
+                                self.options["dtype"], hash_file)
+        return ident
 
     def evaluator(self):
         """The loaded evaluator (on first use)."""
@@ -114,9 +128,10 @@ class FusionMetric(Metric):
                               "--input COLUMN=METRIC, or apply it to a table of scores with "
                               "FusionModel.predict_frame")
         try:
-            self.inputs = {s: load_metric(s) for s in specs}
+            self.input_metrics = {s: load_metric(s) for s in specs}
         except MetricError as exc:
             raise MetricError(f"{self.folder}: an input metric cannot be loaded ({exc})") from None
+        self.inputs = self.input_metrics  # older name
         for i in self.fusion.inputs:
             known = [f.name for f in self.inputs[i.metric].fields]
             if i.field not in known:
@@ -126,16 +141,31 @@ class FusionMetric(Metric):
         self.needs_prompt = any(m.needs_prompt for m in self.inputs.values())
         self.needs_question = any(m.needs_question for m in self.inputs.values())
         pols = {m.frame_policy() for m in self.inputs.values()}
-        # One shared policy: use the executor's frames. Several: decode the
-        # video once here for all of them (the executor then reads one frame).
+        # Frames are only used when the metric is called directly on frames
+        # (outside a run), which needs one policy shared by every input.
         self._shared = pols.pop() if len(pols) == 1 else None
 
     def frame_policy(self) -> FramePolicy:
         return self._shared if self._shared is not None else FramePolicy.uniform(1)
 
-    def load(self) -> None:
-        for m in self.inputs.values():
-            m.load()
+    def from_inputs(self, scores: dict[str, dict[str, float]], item: Any) -> dict[str, float]:
+        """The fused score from the input metrics' scores (``{spec: {field: value}}``)."""
+        import numpy as np
+
+        row = [float(scores[i.metric][i.field]) for i in self.fusion.inputs]
+        pred = self.fusion.predict(np.asarray([row], dtype=np.float64))
+        return {self.fusion.name: float(pred[0])}
+
+    def identity(self, hash_file) -> dict[str, str]:
+        """The identities of the input metrics that have one (model metrics)."""
+        import json
+
+        out = {}
+        for spec, m in self.inputs.items():
+            ident = m.identity(hash_file)
+            if ident:
+                out[spec] = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+        return out
 
     def text_for(self, item: Any) -> str:
         return "\x1f".join(m.text_for(item) for m in self.inputs.values())
@@ -144,21 +174,17 @@ class FusionMetric(Metric):
         return self.score_batch([frames], [item])[0]
 
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
-        import numpy as np
-
+        """Direct use on frames (a run computes fusions from stored scores instead)."""
+        if self._shared is None:
+            raise MetricError(f"{self.name}: its input metrics sample frames differently, so it "
+                              "cannot score one set of frames; run it through videojury.score, "
+                              "which scores the inputs through the store")
         per_metric: dict[str, list[dict[str, float]]] = {}
         for spec, m in self.inputs.items():
-            if self._shared is not None:
-                got = frames
-            else:
-                got = [sample_many(it.video, [m.frame_policy()])[m.frame_policy()]
-                       for it in items]
-            per_metric[spec] = [m.check_scores(s) for s in m.score_batch(got, items)]
-        rows = []
-        for k in range(len(items)):
-            rows.append([per_metric[i.metric][k][i.field] for i in self.fusion.inputs])
-        pred = self.fusion.predict(np.asarray(rows, dtype=np.float64))
-        return [{self.fusion.name: float(v)} for v in pred]
+            m.load()
+            per_metric[spec] = [m.check_scores(s) for s in m.score_batch(frames, items)]
+        return [self.from_inputs({spec: per_metric[spec][k] for spec in per_metric}, it)
+                for k, it in enumerate(items)]
 
     def __reduce__(self):
         return _rebuild, (self.folder, dict(self.options))

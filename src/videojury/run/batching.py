@@ -1,0 +1,390 @@
+"""The one copy of the per-video work and of batching, shared by every executor.
+
+The local executor and the Ray backend both call these, so "local and Ray
+rows are identical" rests on one implementation:
+
+* :func:`decode_for` decodes one video once for several metrics (the union of
+  their frame indices), per metric the frames or the error;
+* :class:`BatchQueues` queues each metric's items in arrival order and hands
+  out a batch as soon as it holds ``batch_size`` items; :meth:`BatchQueues.drain`
+  gives the last, partial batches in the order their metrics first queued;
+* :func:`route_video` sends one decoded video's tasks to the queues (or to
+  error results when its frames could not be produced);
+* :func:`score_batch_safely` loads a metric once, scores a batch and, when the
+  batch raises, scores it again one item at a time;
+* :func:`result_for` turns an outcome into the stored :class:`Result`.
+
+A metric whose :meth:`~videojury.metrics.base.Metric.load` fails raises
+:class:`MetricLoadError` from :func:`score_batch_safely`: that is about the
+run (a wrong path, missing weights, no network), not about any video, so the
+executors stop that metric and store nothing for it; a rerun after the fix
+computes its items.
+
+This module also holds the plain types every executor shares (:class:`Task`,
+:class:`Plan`, :class:`RunStats`, :class:`Executor`), so the Ray backend
+never imports the local executor.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Generic, Iterator, Sequence, TypeVar
+
+from ..data.items import Item
+from ..errors import MetricError, VideoJuryError
+from ..metrics.base import Metric
+from ..video import Frames, probe, sample_many
+from ..video.decode import check_file
+from .store import Result, ResultKey, Store
+
+P = TypeVar("P")
+
+
+@dataclass
+class Task:
+    """One (item, metric) pair to compute."""
+
+    item_index: int
+    metric_index: int
+    key: ResultKey
+
+
+@dataclass
+class Plan:
+    """What a run will do: every task, and which are already in the store."""
+
+    items: list[Item]
+    metrics: list[Metric]
+    keys: dict[tuple[int, int], ResultKey]
+    cached: dict[tuple[int, int], Result]
+    pending: list[Task]
+    # Metrics computed from other metrics' stored scores (fusion models):
+    # metric index -> the indices of its input metrics in ``metrics``. The
+    # inputs a user did not ask for are appended after the first ``requested``.
+    inputs_of: dict[int, list[int]] = field(default_factory=dict)
+    requested: int | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.keys)
+
+    @property
+    def distinct_videos(self) -> int:
+        return len({k.video_hash for k in self.keys.values()})
+
+    @property
+    def pending_videos(self) -> int:
+        return len({t.key.video_hash for t in self.pending})
+
+    def first_videos(self, n: int) -> Plan:
+        """The same plan restricted to the pending tasks of its first ``n`` videos."""
+        keep = set(list(dict.fromkeys(t.key.video_hash for t in self.pending))[:n])
+        tasks = [t for t in self.pending if t.key.video_hash in keep]
+        return Plan(self.items, self.metrics, self.keys, {}, tasks, self.inputs_of,
+                    self.requested)
+
+    def decoded(self) -> Plan:
+        """The plan of the tasks an executor decodes videos for (derived metrics left out)."""
+        tasks = [t for t in self.pending if t.metric_index not in self.inputs_of]
+        return Plan(self.items, self.metrics, self.keys, self.cached, tasks, {}, self.requested)
+
+    def derived_tasks(self) -> list[Task]:
+        """Pending tasks of metrics computed from their inputs' stored scores."""
+        return [t for t in self.pending if t.metric_index in self.inputs_of]
+
+    def view(self) -> Plan:
+        """The plan restricted to the metrics the user asked for (for the results table)."""
+        n = len(self.metrics) if self.requested is None else self.requested
+        keys = {k: v for k, v in self.keys.items() if k[1] < n}
+        cached = {k: v for k, v in self.cached.items() if k[1] < n}
+        return Plan(self.items, self.metrics[:n], keys, cached,
+                    [t for t in self.pending if t.metric_index < n],
+                    {m: ins for m, ins in self.inputs_of.items() if m < n}, n)
+
+    def pending_by_video(self) -> dict[str, list[Task]]:
+        """Pending tasks grouped by video content (decode once per group)."""
+        groups: dict[str, list[Task]] = defaultdict(list)
+        for t in self.pending:
+            groups[t.key.video_hash].append(t)
+        return dict(groups)
+
+
+@dataclass
+class RunStats:
+    """What a run did and what it cost.
+
+    Times are wall-clock seconds in the process that did the work: decoding
+    (probe + decode + resize), and per metric its preprocessing (what the
+    metric reports under ``Metric.timed("preprocess")``) and the rest of its
+    scoring ("model"). ``load_errors`` maps a metric's label to why it could
+    not be loaded; its items were not computed and nothing was stored for them.
+    """
+
+    total: int = 0
+    cached: int = 0
+    computed: int = 0
+    failed: int = 0
+    videos: int = 0
+    videos_in_input: int = 0
+    seconds: float = 0.0
+    decode_seconds: float = 0.0
+    preprocess_seconds: dict[str, float] = field(default_factory=dict)
+    model_seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    backend: str = "local"
+    setup_seconds: float = 0.0  # one-time costs inside ``seconds``: model loads, workers
+    load_errors: dict[str, str] = field(default_factory=dict)
+    not_computed: int = 0  # tasks skipped because their metric could not be loaded
+
+    @property
+    def seconds_per_video(self) -> float:
+        """Wall time per video once set up (one-time costs left out)."""
+        if not self.videos:
+            return 0.0
+        return max(0.0, self.seconds - self.setup_seconds) / self.videos
+
+    def add_metric_time(self, label: str, preprocess: float, model: float) -> None:
+        self.preprocess_seconds[label] = self.preprocess_seconds.get(label, 0.0) + preprocess
+        self.model_seconds[label] = self.model_seconds.get(label, 0.0) + model
+
+    def summary(self) -> str:
+        """A short paragraph for the end of a run."""
+        rate = self.videos / self.seconds if self.seconds > 0 else 0.0
+        pre = sum(self.preprocess_seconds.values())
+        model = sum(self.model_seconds.values())
+        lines = [
+            f"{self.total} results: {self.computed} computed, {self.cached} cached, "
+            f"{self.failed} failed"
+            + (f", {self.not_computed} not computed" if self.not_computed else ""),
+            f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s, {self.backend}); "
+            + (f"setup {self.setup_seconds:.1f}s, " if self.setup_seconds >= 0.05 else "")
+            + f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
+            + (f"; peak memory {self.peak_rss_mb:.0f} MB" if self.peak_rss_mb else ""),
+        ]
+        if self.videos and self.videos_in_input and not self.load_errors:
+            full = self.setup_seconds + self.seconds_per_video * self.videos_in_input
+            lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "
+                         f"{duration_text(full)}")
+        for label, msg in self.load_errors.items():
+            lines.append(f"metric {label} could not be loaded: {msg}. Its items were not "
+                         "computed and nothing was stored for them; fix this and run again.")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        """Plain-data form (for JSON logs and benchmarks)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def duration_text(seconds: float) -> str:
+    """``42s``, ``12 min`` or ``3.5 h``."""
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (0 where unknown)."""
+    try:
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return kb / 1024.0
+    except (ImportError, OSError):  # pragma: no cover - non-POSIX
+        return 0.0
+
+
+class Executor:
+    """Runs a plan's pending tasks and writes each result to the store."""
+
+    def run(self, plan: Plan, store: Store, progress: Callable[[int], None] | None = None
+            ) -> RunStats:
+        raise NotImplementedError
+
+
+class MetricLoadError(MetricError):
+    """A metric's ``load()`` failed: no item of it can be computed in this run."""
+
+    def __init__(self, label: str, cause: BaseException):
+        self.label = label
+        self.cause_text = error_text(cause)
+        super().__init__(f"metric {label} could not be loaded: {self.cause_text}")
+
+
+# --------------------------------------------------------------------------- per-video work
+
+
+def error_text(exc: BaseException) -> str:
+    """The message stored for a failed item."""
+    if isinstance(exc, VideoJuryError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory while scoring this video"
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
+    return f"{exc.__class__.__name__}: {exc}{at}"
+
+
+def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | BaseException]:
+    """Decode one video for several metrics at once; per-metric frames or the error.
+
+    ``metrics`` need only a ``frame_policy()`` method.
+    """
+    try:
+        path = Path(item.video)
+        check_file(path)  # missing, link loop, folder, FIFO/device: one clear error, no hang
+        info = probe(path, exact=True)
+        policies = [m.frame_policy() for m in metrics]
+        got = sample_many(path, policies, info=info, errors="collect")
+        return {i: got[pol] for i, pol in enumerate(policies)}
+    except Exception as exc:  # noqa: BLE001 - recorded per item
+        return {i: exc for i in range(len(metrics))}
+
+
+def ensure_loaded(metric: Metric) -> None:
+    """Run the metric's ``load()`` once (timed as ``timings["load"]``).
+
+    Raises :class:`MetricLoadError` when it fails; the next call tries again.
+    """
+    if metric.__dict__.get("_videojury_loaded"):
+        return
+    metric.__dict__.setdefault("timings", {})
+    with metric.timed("load"):
+        try:
+            metric.load()
+        except Exception as exc:  # noqa: BLE001 - about the run, not an item
+            raise MetricLoadError(metric.label, exc) from exc
+    metric.__dict__["_videojury_loaded"] = True
+
+
+def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence[Item]
+                       ) -> tuple[list[dict | BaseException], float, float]:
+    """Score a batch; per item the checked scores or the exception.
+
+    A batch that raises is scored again one item at a time, so one bad video
+    does not take its neighbours down. The metric's :meth:`~Metric.load` runs
+    before its first batch (see :func:`ensure_loaded`; a failure raises
+    :class:`MetricLoadError`). Returns the outcomes and the seconds spent in
+    preprocessing and in the rest of the metric.
+    """
+    ensure_loaded(metric)
+    timings = metric.__dict__.setdefault("timings", {})
+    pre0 = timings.get("preprocess", 0.0)
+    t0 = time.perf_counter()
+    outcomes: list[dict | BaseException]
+    try:
+        scores = metric.score_batch(frames, items)
+        if len(scores) != len(frames):
+            raise VideoJuryError(f"metric {metric.name} returned {len(scores)} results for "
+                                 f"{len(frames)} items")
+        outcomes = []
+        for s in scores:
+            try:
+                outcomes.append(metric.check_scores(s))
+            except Exception as exc:  # noqa: BLE001 - recorded per item
+                outcomes.append(exc)
+    except Exception as exc:  # noqa: BLE001
+        if len(frames) == 1:
+            outcomes = [exc]
+        else:
+            outcomes = []
+            for f, it in zip(frames, items):
+                try:
+                    outcomes.append(metric.check_scores(metric.score(f, it)))
+                except Exception as exc2:  # noqa: BLE001
+                    outcomes.append(exc2)
+    total = time.perf_counter() - t0
+    pre = timings.get("preprocess", 0.0) - pre0
+    return outcomes, pre, max(0.0, total - pre)
+
+
+def result_for(task: Task, item: Item, outcome: dict | BaseException | str,
+               seconds: float | None) -> Result:
+    """The stored row for one outcome: scores, or an error (exception or its text)."""
+    if isinstance(outcome, BaseException):
+        return Result(task.key, "error", None, error_text(outcome), item.video, seconds)
+    if isinstance(outcome, str):
+        return Result(task.key, "error", None, outcome, item.video, seconds)
+    return Result(task.key, "ok", outcome, None, item.video, seconds)
+
+
+# --------------------------------------------------------------------------- batching
+
+
+class BatchQueues(Generic[P]):
+    """Per-metric queues of ``(task, payload)``; payloads are frames or references to them.
+
+    :meth:`add` returns a full batch as soon as a metric's queue reaches its
+    batch size; :meth:`drain` yields what is left, metric by metric in the
+    order the metrics first queued. Both executors form batches through this.
+    """
+
+    def __init__(self, batch_sizes: Sequence[int]) -> None:
+        self.sizes = [max(1, int(b)) for b in batch_sizes]
+        self._queues: dict[int, list[tuple[Task, P]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._queues)
+
+    def add(self, task: Task, payload: P) -> list[tuple[Task, P]] | None:
+        """Queue one task; its metric's batch when that is now full, else None."""
+        q = self._queues.setdefault(task.metric_index, [])
+        q.append((task, payload))
+        if len(q) >= self.sizes[task.metric_index]:
+            return self._queues.pop(task.metric_index)
+        return None
+
+    def drop(self, metric_index: int) -> list[tuple[Task, P]]:
+        """Remove and return a metric's queued tasks (e.g. when it cannot be loaded)."""
+        return self._queues.pop(metric_index, [])
+
+    def drain(self) -> Iterator[tuple[int, list[tuple[Task, P]]]]:
+        """The remaining partial batches, ``(metric index, batch)``."""
+        for m_i in list(self._queues):
+            batch = self._queues.pop(m_i, [])
+            if batch:
+                yield m_i, batch
+
+
+def route_video(tasks: Sequence[Task], metric_ids: Sequence[int],
+                got: Callable[[int], P | BaseException | str], queues: BatchQueues[P],
+                skip: Callable[[int], bool] = lambda m_i: False,
+                ) -> tuple[list[tuple[Task, BaseException | str]], list[tuple[int, list]],
+                           list[Task]]:
+    """Send one decoded video's tasks to the queues.
+
+    ``got(j)`` is the payload for ``metric_ids[j]``, or the error (an
+    exception or its text) when that metric's frames could not be produced.
+    ``skip(m_i)`` is true for a metric that is stopped (not loadable).
+    Returns the tasks that failed with their errors, the full batches
+    ``(metric index, batch)`` in the order they filled, and the skipped tasks.
+    """
+    failed: list[tuple[Task, BaseException | str]] = []
+    full: list[tuple[int, list]] = []
+    skipped: list[Task] = []
+    for t in tasks:
+        if skip(t.metric_index):
+            skipped.append(t)
+            continue
+        payload = got(metric_ids.index(t.metric_index))
+        if isinstance(payload, (BaseException, str)):
+            failed.append((t, payload))
+            continue
+        batch = queues.add(t, payload)
+        if batch is not None:
+            full.append((t.metric_index, batch))
+    return failed, full, skipped
+
+
+__all__ = [
+    "BatchQueues", "Executor", "MetricLoadError", "Plan", "RunStats", "Task", "decode_for",
+    "duration_text", "ensure_loaded", "error_text", "peak_rss_mb", "result_for", "route_video",
+    "score_batch_safely",
+]
