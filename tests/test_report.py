@@ -136,7 +136,7 @@ def test_30x20_markdown(big):
 
 def test_leaderboard_table_sort_keys():
     df = pd.DataFrame({"model": ["a", "b", "c"], "err": [0.3, 0.1, np.nan], "acc": [0.5, 0.7, 0.9]})
-    t = rank_table(df, "model", ["err:lower", "acc"])
+    t = rank_table(df, "model", ["err:lower", "acc:higher"])
     html = leaderboard_table(t)
     head = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
     # First click puts the best first: ascending for lower-is-better, descending otherwise.

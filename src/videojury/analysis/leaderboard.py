@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io import table_fields
+from ..metrics.base import ResultField
 
 MEDALS = {1: "\N{FIRST PLACE MEDAL}", 2: "\N{SECOND PLACE MEDAL}", 3: "\N{THIRD PLACE MEDAL}"}
 
@@ -29,52 +30,67 @@ MEDALS = {1: "\N{FIRST PLACE MEDAL}", 2: "\N{SECOND PLACE MEDAL}", 3: "\N{THIRD 
 SIGNIFICANT_DIGITS = 12
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One leaderboard column: the table column, its direction and a display label."""
-
-    column: str
-    higher_is_better: bool = True
-    label: str | None = None
-
-    @property
-    def title(self) -> str:
-        return self.label or self.column
+# A leaderboard column is the one field type: column, direction, display title
+# (``title``), and, for a column of a videojury results table, its metric.
+MetricSpec = ResultField
 
 
-def parse_metric_spec(text: str) -> MetricSpec:
-    """``COL``, ``COL:lower`` or ``COL:higher`` -> :class:`MetricSpec`.
+def parse_metric_spec(text: str) -> ResultField:
+    """``COL``, ``COL:lower`` or ``COL:higher`` -> a :class:`ResultField`.
 
     Only a trailing ``:lower``/``:higher`` is read as a direction, so column
-    names that contain colons still work.
+    names that contain colons still work. A bare ``COL`` has no direction
+    (``higher_is_better=None``): it is taken from the table's field metadata
+    when ranking, and refused if the table has none for it.
     """
     text = text.strip()
     if not text:
         raise InputError("empty --metric; give a column name, optionally with :lower")
     head, sep, tail = text.rpartition(":")
     if sep and tail.lower() in ("lower", "low", "min"):
-        return MetricSpec(head, False)
+        return ResultField(head, higher_is_better=False)
     if sep and tail.lower() in ("higher", "high", "max"):
-        return MetricSpec(head, True)
-    return MetricSpec(text, True)
+        return ResultField(head, higher_is_better=True)
+    return ResultField(text, higher_is_better=None)
 
 
-def _as_specs(metrics: Iterable[MetricSpec | tuple[str, bool] | str]) -> list[MetricSpec]:
+def _as_specs(metrics: Iterable[ResultField | tuple[str, bool] | str],
+              df: pd.DataFrame | None = None) -> list[ResultField]:
+    """The metrics as fields, each with a direction: given, or from ``df``'s field metadata.
+
+    A metric whose direction is neither given nor in the metadata is refused
+    with one message naming every such column - never ranked as if higher
+    were better.
+    """
+    known = table_fields(df) if df is not None else {}
     out = []
     for m in metrics:
-        if isinstance(m, MetricSpec):
-            out.append(m)
+        if isinstance(m, ResultField):
+            spec = m
         elif isinstance(m, str):
-            out.append(parse_metric_spec(m))
+            spec = parse_metric_spec(m)
         else:
             col, hib = m
-            out.append(MetricSpec(str(col), bool(hib)))
+            spec = ResultField(str(col), higher_is_better=bool(hib))
+        if spec.higher_is_better is None and spec.column in known:
+            meta = known[spec.column]
+            spec = meta if meta.higher_is_better is not None else spec
+        out.append(spec)
     if not out:
         raise InputError("no metric given; a leaderboard needs at least one column to rank")
     cols = [m.column for m in out]
     dup = {c for c in cols if cols.count(c) > 1}
     if dup:
         raise InputError(f"metric column listed twice: {', '.join(sorted(dup))}")
+    # (A column missing from the table is reported as such by _check_table.)
+    unknown = [m.column for m in out if m.higher_is_better is None
+               and (df is None or m.column in df.columns)]
+    if unknown:
+        src = (df.attrs.get("source") if df is not None else None) or "the table"
+        raise InputError(
+            f"{src}: direction unknown for metric column(s) {', '.join(map(repr, unknown))} (no "
+            f"videojury field metadata says which way they point); write {unknown[0]}:higher "
+            f"or {unknown[0]}:lower")
     return out
 
 
@@ -171,7 +187,7 @@ def _first_non_numeric(s: pd.Series) -> tuple[int, Any]:
 def aggregate_by_name(df: pd.DataFrame, name_col: str,
                       metrics: Iterable[MetricSpec | tuple[str, bool] | str]) -> pd.DataFrame:
     """Mean of each metric per name (a long table -> one row per name), in first-seen order."""
-    specs = _as_specs(metrics)
+    specs = _as_specs(metrics, df)
     clean = _check_table(df, name_col, specs)
     if not clean[name_col].duplicated().any():
         return clean
@@ -190,7 +206,7 @@ def rank_table(df: pd.DataFrame, name_col: str,
     value, ``rank:<metric>`` for each metric, ``rank_sum`` and
     ``overall_rank``. Ranks are standard competition ranks, ties included.
     """
-    specs = _as_specs(metrics)
+    specs = _as_specs(metrics, df)
     _check_reserved(specs, ("rank_sum", "overall_rank"), "rank-sum")
     table = aggregate_by_name(df, name_col, specs)
     rank_cols = []
@@ -222,7 +238,7 @@ def weighted_table(df: pd.DataFrame, name_col: str,
     for (weights default to 1), and ``overall_rank`` its competition rank.
     Columns ``norm:<metric>`` hold the normalised values.
     """
-    specs = _as_specs(metrics)
+    specs = _as_specs(metrics, df)
     _check_reserved(specs, ("score", "overall_rank"), "weighted")
     weights = dict(weights or {})
     unknown = set(weights) - {m.column for m in specs}
@@ -284,7 +300,7 @@ def bootstrap_ranks(long_df: pd.DataFrame, name_col: str, prompt_col: str,
         raise InputError(f"confidence must be in (0, 1), got {confidence}")
     if n_boot < 1:
         raise InputError(f"the number of bootstrap replicates must be >= 1, got {n_boot}")
-    specs = _as_specs(metrics)
+    specs = _as_specs(metrics, long_df)
     if prompt_col not in long_df.columns:
         raise InputError(f"no prompt column {prompt_col!r} in the table; the bootstrap resamples "
                          "prompts, so it needs one row per (name, prompt)")
@@ -359,7 +375,7 @@ def _overall_from_means(means: np.ndarray, specs: list[MetricSpec], method: str,
 def _specs_of(table: pd.DataFrame) -> list[MetricSpec]:
     specs = table.attrs.get("metrics")
     if specs is None:
-        specs = [MetricSpec(c[len("rank:"):]) for c in table.columns if c.startswith("rank:")]
+        specs = [ResultField(c[len("rank:"):]) for c in table.columns if c.startswith("rank:")]
     return list(specs)
 
 

@@ -9,45 +9,33 @@ score field, ``error``) and the per-question table (``model``,
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..text import normalize_yes_no
-from ..metrics.base import Metric
+from ..metrics.base import Metric, ResultField
 
 ACCURACY = "task_accuracy"
 
 
-@dataclass(frozen=True)
-class FieldInfo:
-    """A column of the scores table and what it means."""
-
-    column: str
-    metric: str
-    higher_is_better: bool
-    low: float | None = None
-    high: float | None = None
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# A column of the scores table and what it means: the one field type, with the
+# metric's label (``metric``), direction, range and description.
+FieldInfo = ResultField
 
 
-def fields_of(metrics: Sequence[Metric]) -> list[FieldInfo]:
+def fields_of(metrics: Sequence[Metric]) -> list[ResultField]:
     """The score columns the metrics produce, named as ``videojury.score`` names them."""
-    from ..run.results import field_columns  # noqa: PLC0415
+    from ..run.results import result_fields  # noqa: PLC0415
 
-    return [FieldInfo(col, metrics[m_i].label, f.higher_is_better, f.low, f.high, f.description)
-            for m_i, f, col in field_columns(list(metrics))]
+    return result_fields(list(metrics))
 
 
-def accuracy_field() -> FieldInfo:
+def accuracy_field() -> ResultField:
     """The task-accuracy column, as a field (share in [0, 1], higher is better)."""
-    return FieldInfo(ACCURACY, "qa", True, 0.0, 1.0,
-                     "share of questions answered as a faithful video should")
+    return ResultField(ACCURACY, "qa", True, 0.0, 1.0,
+                       "share of questions answered as a faithful video should", field=ACCURACY)
 
 
 def _split_dims(value: Any) -> list[str]:

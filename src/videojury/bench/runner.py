@@ -30,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..analysis.leaderboard import MetricSpec, bootstrap_ranks, rank_table, to_csv, to_json
+from ..analysis.leaderboard import bootstrap_ranks, rank_table, to_csv, to_json
 from ..api import resolve_metrics, score
 from ..data.items import load_items
 from ..data.suites import Suite, load_suite
 from ..text import normalize_yes_no
 from ..errors import InputError, MetricError
+from ..io import write_table
 from ..metrics.base import Metric
 from ..run.executor import RunStats, plan
 from ..run.store import Store
@@ -139,7 +140,9 @@ class BenchResult:
             p.write_text(text, encoding="utf-8")
             paths[key] = p
 
-        save("scores", "scores.csv", self.scores.to_csv(index=False))
+        # With its field metadata (scores.csv.fields.json), so correlate/fit/leaderboard
+        # read the directions of its columns.
+        paths["scores"] = write_table(self.scores, out / "scores.csv", fields=self.fields)
         if self.qa is not None and len(self.qa):
             save("qa", "qa.csv", self.qa.to_csv(index=False))
         save("models", "models.csv", self.per_model.to_csv(index=False))
@@ -216,7 +219,7 @@ def _load_result(d: Path, meta: dict) -> BenchResult:
         qa["predicted"] = qa["predicted"].where(qa["predicted"].notna(), None)
     by_col = {f.column: f for f in fields}
     by_col[ACCURACY] = accuracy_field()
-    specs = [MetricSpec(c, by_col[c].higher_is_better) for c in meta["ranked"] if c in by_col]
+    specs = [by_col[c] for c in meta["ranked"] if c in by_col]
     board = rank_table(per_model, "model", specs)
     intervals = None
     if (d / "rank_intervals.csv").exists():
@@ -423,10 +426,9 @@ def run_bench(check: BenchCheck, metrics: Sequence[str | Metric] | str | Metric,
         acc = task_accuracy(qa, models)
         per_model = per_model.merge(acc, on="model", how="left")
         per_dim = pd.concat([per_dim, accuracy_by_dimension(qa)], ignore_index=True)
-    specs = [MetricSpec(f.column, f.higher_is_better) for f in fields
-             if per_model[f.column].notna().any()]
+    specs = [f for f in fields if per_model[f.column].notna().any()]
     if qa is not None:
-        specs.append(MetricSpec(ACCURACY, True))
+        specs.append(accuracy_field())
     if not specs:
         raise InputError("no metric produced a value for any video; see the 'error' column of "
                          "the scores")

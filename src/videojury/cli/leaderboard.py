@@ -22,7 +22,8 @@ def register(sub) -> None:
                    help="column naming the rows (default: the first of model, name, evaluator, "
                         "method, metric that exists)")
     p.add_argument("-m", "--metric", action="append", required=True, metavar="COL[:lower]",
-                   help="column to rank on (repeatable); add :lower when lower is better")
+                   help="column to rank on (repeatable); its direction comes from the table's field "
+                        "metadata (a videojury results table), else add :lower or :higher")
     p.add_argument("-f", "--format", default="md", choices=["md", "csv", "json", "html"],
                    help="output format (default md)")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -79,7 +80,7 @@ def run(args) -> int:
         weighted_table,
     )
     from ..report.leaderboard import render
-    from ..data.items import read_table
+    from ..io import read_table
     from ..errors import InputError
     from . import console
 
