@@ -11,7 +11,9 @@ rows are identical" rests on one implementation:
 * :func:`route_video` sends one decoded video's tasks to the queues (or to
   error results when its frames could not be produced);
 * :func:`score_batch_safely` loads a metric once, scores a batch and, when the
-  batch raises, scores it again one item at a time;
+  batch raises, scores it again one item at a time (defined with the metrics,
+  :mod:`videojury.metrics.calling`, so a metric called on frames in memory
+  takes the same path; re-exported here);
 * :func:`result_for` turns an outcome into the stored :class:`Result`.
 
 A metric whose :meth:`~videojury.metrics.base.Metric.load` fails raises
@@ -27,16 +29,14 @@ never imports the local executor.
 
 from __future__ import annotations
 
-import time
-import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
 from ..data.items import Item
-from ..errors import MetricError, VideoJuryError
 from ..metrics.base import Metric
+from ..metrics.calling import MetricLoadError, ensure_loaded, error_text, score_batch_safely
 from ..video import Frames, probe, sample_many
 from ..video.decode import check_file
 from .store import Result, ResultKey, Store
@@ -209,27 +209,7 @@ class Executor:
         raise NotImplementedError
 
 
-class MetricLoadError(MetricError):
-    """A metric's ``load()`` failed: no item of it can be computed in this run."""
-
-    def __init__(self, label: str, cause: BaseException):
-        self.label = label
-        self.cause_text = error_text(cause)
-        super().__init__(f"metric {label} could not be loaded: {self.cause_text}")
-
-
 # --------------------------------------------------------------------------- per-video work
-
-
-def error_text(exc: BaseException) -> str:
-    """The message stored for a failed item."""
-    if isinstance(exc, VideoJuryError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory while scoring this video"
-    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    at = f" (at {Path(where.filename).name}:{where.lineno})" if where else ""
-    return f"{exc.__class__.__name__}: {exc}{at}"
 
 
 def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | BaseException]:
@@ -246,63 +226,6 @@ def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | Base
         return {i: got[pol] for i, pol in enumerate(policies)}
     except Exception as exc:  # noqa: BLE001 - recorded per item
         return {i: exc for i in range(len(metrics))}
-
-
-def ensure_loaded(metric: Metric) -> None:
-    """Run the metric's ``load()`` once (timed as ``timings["load"]``).
-
-    Raises :class:`MetricLoadError` when it fails; the next call tries again.
-    """
-    if metric.__dict__.get("_videojury_loaded"):
-        return
-    metric.__dict__.setdefault("timings", {})
-    with metric.timed("load"):
-        try:
-            metric.load()
-        except Exception as exc:  # noqa: BLE001 - about the run, not an item
-            raise MetricLoadError(metric.label, exc) from exc
-    metric.__dict__["_videojury_loaded"] = True
-
-
-def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence[Item]
-                       ) -> tuple[list[dict | BaseException], float, float]:
-    """Score a batch; per item the checked scores or the exception.
-
-    A batch that raises is scored again one item at a time, so one bad video
-    does not take its neighbours down. The metric's :meth:`~Metric.load` runs
-    before its first batch (see :func:`ensure_loaded`; a failure raises
-    :class:`MetricLoadError`). Returns the outcomes and the seconds spent in
-    preprocessing and in the rest of the metric.
-    """
-    ensure_loaded(metric)
-    timings = metric.__dict__.setdefault("timings", {})
-    pre0 = timings.get("preprocess", 0.0)
-    t0 = time.perf_counter()
-    outcomes: list[dict | BaseException]
-    try:
-        scores = metric.score_batch(frames, items)
-        if len(scores) != len(frames):
-            raise VideoJuryError(f"metric {metric.name} returned {len(scores)} results for "
-                                 f"{len(frames)} items")
-        outcomes = []
-        for s in scores:
-            try:
-                outcomes.append(metric.check_scores(s))
-            except Exception as exc:  # noqa: BLE001 - recorded per item
-                outcomes.append(exc)
-    except Exception as exc:  # noqa: BLE001
-        if len(frames) == 1:
-            outcomes = [exc]
-        else:
-            outcomes = []
-            for f, it in zip(frames, items):
-                try:
-                    outcomes.append(metric.check_scores(metric.score(f, it)))
-                except Exception as exc2:  # noqa: BLE001
-                    outcomes.append(exc2)
-    total = time.perf_counter() - t0
-    pre = timings.get("preprocess", 0.0) - pre0
-    return outcomes, pre, max(0.0, total - pre)
 
 
 def result_for(task: Task, item: Item, outcome: dict | BaseException | str,
