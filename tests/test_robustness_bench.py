@@ -51,7 +51,7 @@ def test_L2_weighted_score_of_a_model_lacking_a_metric_comes_with_a_note(tmp_pat
     # "b" lacks y, where it would be worst: its weighted score averages x alone and ranks first.
     rows = [{"model": "a", "x": 0.5, "y": 1.0}, {"model": "b", "x": 1.0, "y": None},
             {"model": "c", "x": 0.0, "y": 0.5}]
-    rc, out, err = _board(tmp_path, rows, "-m", "x", "-m", "y", "--method", "weighted",
+    rc, out, err = _board(tmp_path, rows, "-m", "x:higher", "-m", "y:higher", "--method", "weighted",
                           "-f", "csv", capsys=capsys)
     assert rc == 0
     first = pd.read_csv(tmp_path / "t.csv")  # the input is untouched
@@ -60,18 +60,19 @@ def test_L2_weighted_score_of_a_model_lacking_a_metric_comes_with_a_note(tmp_pat
     assert "warning: model 'b' has no value for 'y'" in err
     assert "averages only its other metric(s)" in err
     # The rank-sum method has nothing to warn about (a missing cell ranks last there).
-    rc, out, err = _board(tmp_path, rows, "-m", "x", "-m", "y", "-f", "csv", capsys=capsys)
+    rc, out, err = _board(tmp_path, rows, "-m", "x:higher", "-m", "y:higher", "-f", "csv", capsys=capsys)
     assert rc == 0 and "warning" not in err
 
 
 def test_L3_ties_everywhere_share_rank_one_with_both_methods():
     df = pd.DataFrame({"model": ["a", "b", "c"], "x": [1.0] * 3, "y": [2.0] * 3})
-    assert rank_table(df, "model", ["x", "y"])["overall_rank"].tolist() == [1, 1, 1]
-    assert weighted_table(df, "model", ["x", "y"])["overall_rank"].tolist() == [1, 1, 1]
+    specs = [("x", True), ("y", False)]
+    assert rank_table(df, "model", specs)["overall_rank"].tolist() == [1, 1, 1]
+    assert weighted_table(df, "model", specs)["overall_rank"].tolist() == [1, 1, 1]
 
 
 def test_L4_one_model(tmp_path, capsys):
-    rc, out, _ = _board(tmp_path, [{"model": "only", "x": 0.3}], "-m", "x", "-f", "json",
+    rc, out, _ = _board(tmp_path, [{"model": "only", "x": 0.3}], "-m", "x:higher", "-f", "json",
                         capsys=capsys)
     assert rc == 0
     rows = json.loads(out)
@@ -80,7 +81,7 @@ def test_L4_one_model(tmp_path, capsys):
 
 def test_L5_html_leaderboard_escapes_names_and_title(tmp_path, capsys):
     rows = [{"model": XSS, "x": 1.0}, {"model": IMG, "x": 2.0}]
-    rc, out, _ = _board(tmp_path, rows, "-m", "x", "-f", "html", "--title", SVG, capsys=capsys)
+    rc, out, _ = _board(tmp_path, rows, "-m", "x:higher", "-f", "html", "--title", SVG, capsys=capsys)
     assert rc == 0
     assert XSS not in out and IMG not in out and SVG not in out
     assert "&lt;script&gt;" in out and "&lt;img" in out and "&lt;svg" in out
@@ -88,15 +89,15 @@ def test_L5_html_leaderboard_escapes_names_and_title(tmp_path, capsys):
 
 def test_L8_strings_infinities_and_empty_tables(tmp_path, capsys):
     rc, _, err = _board(tmp_path, [{"model": "a", "x": "fast"}, {"model": "b", "x": "1"}],
-                        "-m", "x", capsys=capsys)
+                        "-m", "x:higher", capsys=capsys)
     assert rc == 2 and "x" in err and "fast" in err and "Traceback" not in err
     rc, out, _ = _board(tmp_path, [{"model": "a", "x": "inf"}, {"model": "b", "x": "1"}],
-                        "-m", "x", "-f", "csv", capsys=capsys)
+                        "-m", "x:higher", "-f", "csv", capsys=capsys)
     assert rc == 0 and out.splitlines()[1].split(",")[0] == "a"  # inf ranks as a value
     (tmp_path / "e.csv").write_text("model,x\n")
-    assert main(["leaderboard", str(tmp_path / "e.csv"), "-m", "x"]) == 2
+    assert main(["leaderboard", str(tmp_path / "e.csv"), "-m", "x:higher"]) == 2
     err = capsys.readouterr().err
-    assert "error:" in err and "Traceback" not in err
+    assert "has no rows" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- benchmarks and reports
@@ -233,3 +234,13 @@ def test_L12_report_after_the_videos_moved(tmp_path, one_model):
     assert main(["report", str(out), "--examples", "1"]) == 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "could not be read" in html
+
+
+def test_L11_report_refuses_bad_output_paths_before_reading(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    for args, msg in ((["--html", str(tmp_path / "afile" / "r.html")], "is a file, not a folder"),
+                      (["--markdown", str(tmp_path / "r.txt")], "unknown output format '.txt'"),
+                      (["--examples", "-1"], "--examples must be >= 0")):
+        assert main(["report", str(tmp_path / "no-such-folder"), *args]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err

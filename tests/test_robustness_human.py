@@ -378,3 +378,17 @@ def test_H22_model_level_with_too_few_models_says_so(tmp_path, capsys):
     row = t[(t["level"] == "model") & (t["group"] == "all")].iloc[0]
     assert rc == 0 and np.isnan(row["srcc"])
     assert row["note"] == "2 model(s) here; the model level needs at least 3"
+
+
+def test_mos_and_pairs_refuse_an_unwritable_output_before_reading(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    ratings = _csv(tmp_path / "r.csv", _ratings())
+    pairs = _pairs(tmp_path, [{"video_a": "a", "video_b": "b", "winner": "a"}])
+    for verb, src in (("mos", ratings), ("pairs", pairs)):
+        rc, _, err = _run(capsys, verb, src, "-o", tmp_path / "x.xlsx")
+        assert rc == 2 and "unknown output format '.xlsx'" in err
+        rc, _, err = _run(capsys, verb, src, "-o", tmp_path / "afile" / "x.csv")
+        assert rc == 2 and "afile is a file, not a folder" in err
+        # Checked first: the same with an input that does not exist.
+        rc, _, err = _run(capsys, verb, tmp_path / "none.csv", "-o", tmp_path / "x.xlsx")
+        assert rc == 2 and ".xlsx" in err

@@ -82,13 +82,14 @@ def run(args) -> int:
     from ..human.mos import compute_mos
     from ..human.reliability import split_half_reliability
     from . import console, out, styled
-    from ._common import frame_table
+    from ._common import check_output_file, frame_table
 
     if not 0 < args.confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
     if args.splits < 0:
         raise InputError(f"--splits must be >= 0 (0 skips reliability), got {args.splits}")
     scale = _scale(args.scale)
+    check_output_file(args.out, (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"), "-o/--out")
     ratings = load_ratings(args.ratings, rater=args.rater_col, video=args.video_col, score=args.score_col,
                            dimension=args.dimension_col, scale=scale)
     res = compute_mos(ratings, screen=not args.no_screen, zscore=not args.no_zscore,

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..human.importers import load_pairs, read_table, require_columns, sidecar, write_json, write_table
     from ..human.pairs import pairwise_scores, video_model_mapping
     from . import console, out, styled
-    from ._common import frame_table
+    from ._common import check_output_file, frame_table
 
     if not args.prior >= 0:
         raise InputError(f"--prior must be >= 0, got {args.prior}")
@@ -49,6 +49,7 @@ def run(args) -> int:
         raise InputError(f"--bootstrap must be >= 0 (0 skips the intervals), got {args.bootstrap}")
     if not 0 < args.confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    check_output_file(args.out, (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"), "-o/--out")
     mapping = None
     if args.models is not None:
         mt = read_table(args.models)

@@ -32,6 +32,14 @@ def run(args) -> int:
     from ..report import write_report
     from . import console
 
+    from ..errors import InputError
+    from ._common import check_output_file
+
+    if args.examples < 0:
+        raise InputError(f"--examples must be >= 0 (0: none), got {args.examples}")
+    check_output_file(args.html, (".html", ".htm"), "--html")
+    if not args.no_markdown:
+        check_output_file(args.markdown, (".md", ".markdown"), "--markdown")
     result = load_result(args.bench_dir)
     html = args.html or args.bench_dir / "report.html"
     md = None if args.no_markdown else (args.markdown or args.bench_dir / "report.md")
