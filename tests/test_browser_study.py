@@ -102,12 +102,17 @@ class Server:
         self.proc.stderr.close()
 
 
-def _answer_by_keyboard(page, n_item: int, total: int, keys: str) -> None:
+def _answer_by_keyboard(page, n_item: int, total: int, keys) -> str:
+    """Wait for item ``n_item``, then press ``keys`` (a string, or a function of the shown
+    video's id giving one); returns the keys pressed."""
     progress = page.locator("[data-testid=progress]")
     sync_api.expect(progress).to_have_text(f"Item {n_item} of {total}")
     page.wait_for_selector("body[data-ready='1']")
+    if callable(keys):
+        keys = keys(int(page.get_attribute("video", "src").rsplit("/", 1)[1]))
     for key in keys:
         page.keyboard.press(key)
+    return keys
 
 
 def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser, tmp_path):
@@ -124,13 +129,17 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
                  repeats=1, seed=3, title="Video quality study")
     tok = tokens(folder)
     total = 5 + 1 + 1
+    truth = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1, 6: 5}  # c0 sharpest ... c4 coarsest; gold is c0's twin
+
+    def keys(vid: int) -> str:  # quality, then alignment (one grade lower for the coarse clips)
+        return f"{truth[vid]}{max(1, truth[vid] - (vid > 3))}"
+
     shots = {}
 
     srv = Server(folder)
     try:
         # Three other raters answer over HTTP, so the admin page has agreement to show.
         rng = np.random.default_rng(0)
-        truth = {1: 5, 2: 4, 3: 3, 4: 2, 5: 1, 6: 5}  # c0 sharpest ... c4 coarsest; gold is c0's twin
         for name in ("r02", "r03", "r04"):
             r = HttpRater(srv.url, tok[name])
             r.start()
@@ -145,22 +154,18 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
         page.locator("[data-testid=start]").click()
         answers = {}
         for i in range(1, 4):
-            keys = str(1 + i % 5) + str(1 + (i + 2) % 5)
-            _answer_by_keyboard(page, i, total, keys)
-            answers[i] = keys
+            answers[i] = _answer_by_keyboard(page, i, total, keys)
         # The video element really plays the H.264 clip.
         sync_api.expect(page.locator("[data-testid=progress]")).to_have_text(f"Item 4 of {total}")
         page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=10_000)
         assert page.evaluate("document.querySelector('video').videoWidth") == 320
-        page.keyboard.press("4")  # one of two dimensions answered, then a reload: nothing is stored
+        page.keyboard.press("3")  # one of two dimensions answered, then a reload: nothing is stored
         shots["rate"] = tmp_path / "study-rate.png"
         page.wait_for_timeout(300)
         page.screenshot(path=str(shots["rate"]))
         page.reload()
-        _answer_by_keyboard(page, 4, total, "45")
-        answers[4] = "45"
-        _answer_by_keyboard(page, 5, total, "23")
-        answers[5] = "23"
+        answers[4] = _answer_by_keyboard(page, 4, total, keys)
+        answers[5] = _answer_by_keyboard(page, 5, total, keys)
         sync_api.expect(page.locator("[data-testid=progress]")).to_have_text(f"Item 6 of {total}")
     finally:
         srv.kill()
@@ -172,8 +177,8 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
     srv = Server(folder, port=srv.port)  # same origin: the open page goes on
     try:
         page.reload()
-        _answer_by_keyboard(page, 6, total, "31")
-        _answer_by_keyboard(page, 7, total, "52")
+        answers[6] = _answer_by_keyboard(page, 6, total, keys)
+        answers[7] = _answer_by_keyboard(page, 7, total, keys)
         sync_api.expect(page.locator("[data-testid=done]")).to_be_visible()
         assert outside == []
         admin = browser.new_page()
@@ -193,6 +198,10 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
     both = pd.concat([ratings.assign(kind="regular"), screening])
     mine = both[both["rater"] == "r01"]
     assert len(mine) == total * 2 and not mine.duplicated(["seq", "dimension"]).any()
+    got = {(int(s), d): str(v) for s, d, v in zip(mine["seq"], mine["dimension"], mine["score"])}
+    assert got == {(i - 1, d): answers[i][j] for i in answers for j, d in enumerate(["quality", "alignment"])}
+    checks = pd.read_csv(tmp_path / "ratings.raters.csv").set_index("rater")
+    assert checks.loc["r01", "golden_accuracy"] == 1.0 and checks.loc["r01", "repeat_agree"] == 1.0
     assert len(both) == 4 * total * 2
     assert len(ratings) == 4 * 5 * 2 and not ratings.duplicated(["rater", "video", "dimension"]).any()
     assert main(["mos", str(out), "-o", str(tmp_path / "mos.csv"), "--splits", "10"]) == 0
@@ -205,3 +214,42 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
         Path(keep).mkdir(parents=True, exist_ok=True)
         for path in shots.values():
             shutil.copy(path, Path(keep) / path.name)
+
+
+def test_pairwise_keys_a_t_b_act_on_the_pair_shown(browser, tmp_path):
+    from videojury.study.app import ServerThread
+
+    for k in range(3):
+        _scene(tmp_path / f"c{k}.mp4", k, frames=12)
+    rows = [{"video": f"c{k}.mp4", "prompt": "a red ball rolls across a green meadow", "prompt_id": "p0",
+             "model": f"t2v-{k}"} for k in range(3)]
+    man = write_manifest(tmp_path / "manifest.csv", rows)
+    folder = tmp_path / "study"
+    create_study(folder, man, protocol="pairwise", dimensions=["quality"], raters=1, seed=2, show_prompt=True,
+                 title="Which video is better?")
+    shot = tmp_path / "study-pairwise.png"
+    with ServerThread(folder) as srv:
+        page = browser.new_page()
+        page.goto(f"{srv.url}/r/{tokens(folder)['r01']}")
+        page.locator("[data-testid=start]").click()
+        shown = []
+        for i, key in enumerate("ATB", start=1):
+            _answer_by_keyboard(page, i, 3, "")
+            page.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 2)",
+                                   timeout=10_000)
+            if i == 1:
+                page.screenshot(path=str(shot))
+            shown.append(page.eval_on_selector_all("video", "vs => vs.map(v => v.getAttribute('src'))"))
+            page.keyboard.press(key)
+        sync_api.expect(page.locator("[data-testid=done]")).to_be_visible()
+        page.close()
+    export_study(folder, tmp_path / "pairs.csv")
+    pairs = pd.read_csv(tmp_path / "pairs.csv").sort_values("seq")
+    assert pairs["winner"].tolist() == ["a", "tie", "b"]
+    by_id = {k + 1: r["video"] for k, r in enumerate(rows)}
+    assert [[by_id[int(s.rsplit("/", 1)[1])] for s in pair] for pair in shown] == \
+        pairs[["video_a", "video_b"]].values.tolist()
+    assert main(["pairs", str(tmp_path / "pairs.csv"), "--bootstrap", "0"]) == 0
+    keep = os.environ.get("VIDEOJURY_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / shot.name)

@@ -66,6 +66,8 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
         status, headers, body = get("GET", f"/r/{tok['r01']}/video/{min(mine)}", headers={"Range": "bytes=0-99"})
         assert status == 206 and len(body) == 100 and headers["content-type"] == "video/mp4"
 
+        # A page reached under another host name (DNS rebinding) is refused.
+        assert get("GET", f"/r/{tok['r01']}", headers={"Host": f"evil.example:{r1.port}"})[0] == 400
         d = r1.page()
         assert d["page"] == "instructions"
         status, headers, body = get("GET", f"/r/{tok['r01']}")

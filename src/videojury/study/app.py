@@ -87,12 +87,21 @@ class Study:
         return int(done), int(total)
 
 
-def build_app(folder: str | Path, *, min_view: float | None = None):
-    """The Starlette application serving the study in ``folder``."""
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def build_app(folder: str | Path, *, min_view: float | None = None, allowed_hosts: list[str] | None = None):
+    """The Starlette application serving the study in ``folder``.
+
+    ``allowed_hosts`` limits the ``Host`` header (default: loopback names
+    only, which stops DNS-rebinding pages from reaching a local server);
+    ``["*"]`` accepts any.
+    """
     require("starlette", "study", "videojury study serve")
     require("jinja2", "study", "videojury study serve")
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -168,7 +177,7 @@ def build_app(folder: str | Path, *, min_view: float | None = None):
                           (rater, seq, secrets.token_urlsafe(12), time.time()))
         nonce = st.db.execute("SELECT nonce FROM shown WHERE rater=? AND seq=?", (rater, seq)).fetchone()[0]
         va = _video_info(a)
-        prompt = va["prompt"] if cfg["prompt_dimensions"] else None
+        prompt = va["prompt"] if cfg["show_prompt"] else None
         videos = [f"/r/{token}/video/{a}"] + ([f"/r/{token}/video/{b}"] if pair else [])
         base.update(seq=seq, videos=videos, prompt=prompt, prompt_dims=cfg["prompt_dimensions"])
         base["page_data"].update(page="item", seq=seq, nonce=nonce, dimensions=dims,
@@ -181,9 +190,14 @@ def build_app(folder: str | Path, *, min_view: float | None = None):
         rater, _ = _rater_or_404(token)
         _check_post(request, token)
         await _json(request)
-        with st.lock:
-            st.db.execute("UPDATE raters SET started_at=? WHERE rater=? AND started_at IS NULL",
-                          (time.time(), rater))
+        from starlette.concurrency import run_in_threadpool
+
+        def mark() -> None:
+            with st.lock:
+                st.db.execute("UPDATE raters SET started_at=? WHERE rater=? AND started_at IS NULL",
+                              (time.time(), rater))
+
+        await run_in_threadpool(mark)
         return JSONResponse({"ok": True})
 
     def _record(rater: str, data: dict) -> JSONResponse:
@@ -295,7 +309,10 @@ def build_app(folder: str | Path, *, min_view: float | None = None):
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.state.study = st
-    return _SecurityHeaders(app)
+    hosts = LOOPBACK_HOSTS if allowed_hosts is None else list(allowed_hosts)
+    wrapped = _SecurityHeaders(TrustedHostMiddleware(app, allowed_hosts=hosts))
+    wrapped.state = app.state
+    return wrapped
 
 
 class _SecurityHeaders:
@@ -313,7 +330,6 @@ class _SecurityHeaders:
 
     def __init__(self, app):
         self.app = app
-        self.state = app.state
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -363,7 +379,8 @@ def serve_study(folder: str | Path, *, host: str = "127.0.0.1", port: int = 8750
                 min_view: float | None = None, on_ready=None) -> None:
     """Serve the study until interrupted. ``on_ready(base_url, admin_url)`` is
     called once the socket listens (port 0 picks a free port)."""
-    app = build_app(folder, min_view=min_view)
+    loopback = host in LOOPBACK_HOSTS
+    app = build_app(folder, min_view=min_view, allowed_hosts=None if loopback else ["*"])
     sock = _bind(host, port)
     h, p = sock.getsockname()[:2]
     base = f"http://{'[' + h + ']' if ':' in h else h}:{p}"
