@@ -93,7 +93,7 @@ def bench_lmm(root: Path, threads: int, epochs: float) -> dict:
 
 
 def bench_fusion(root: Path) -> dict:
-    from videojury.train.fusion import fit_fusion
+    from videojury.train.fusion_fit import fit_fusion
 
     spec = ClipSpec(width=96, height=72, frames=12, fps=8.0)
     man = _data(root / "fusion", 6, 0, ("blur", "noise", "flicker", "freeze"), spec, 25.0)

@@ -19,7 +19,9 @@ import videojury
 from videojury.cli import main
 from videojury.data.synthetic import ClipSpec, make_dataset
 from videojury.errors import MetricError
-from videojury.train.fusion import GBM_PARAMS, FusionModel, fit_gbm, fit_ridge, load_fusion
+from videojury.io import write_table
+from videojury.train.fusion import FusionModel, load_fusion
+from videojury.train.fusion_fit import GBM_PARAMS, fit_gbm, fit_ridge
 
 SPEC = ClipSpec(width=96, height=72, frames=12, fps=8.0)
 METRICS = ["flicker", "frozen", "brisque"]
@@ -42,7 +44,7 @@ def scored(tmp_path_factory):
     df = videojury.score(man, metrics=METRICS, store=store)
     assert df["error"].isna().all()
     table = root / "scores.csv"
-    df.to_csv(table, index=False)
+    write_table(df, table)  # with scores.csv.fields.json: fit reads its inputs from it
     return {"root": root, "manifest": man, "table": table, "store": store, "df": df}
 
 
@@ -199,7 +201,7 @@ def test_non_finite_numbers_and_reserved_names_are_refused_at_load():
 
 def test_fit_refuses_a_name_that_would_overwrite_an_item_column():
     from videojury.errors import InputError
-    from videojury.train.fusion import fit_fusion
+    from videojury.train.fusion_fit import fit_fusion
 
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"video": [f"v{i}" for i in range(12)], "prompt_id": [f"p{i // 2}"
@@ -218,3 +220,20 @@ def test_fusion_folder_with_a_field_its_metric_does_not_produce_fails_at_load(tm
     (tmp_path / "f" / "fusion.json").write_text(json.dumps(bad))
     with pytest.raises(MetricError, match="'brisque_score', which metric 'brisque' does not"):
         load_metric(f"trained:{tmp_path / 'f'}")
+
+
+def test_fit_inputs_come_from_the_field_metadata_and_a_foreign_copy_falls_back_to_the_registry(
+        scored, tmp_path):
+    from videojury.io import read_table
+    from videojury.train.fusion_fit import discover_inputs
+
+    meta = discover_inputs(read_table(scored["table"]), exclude=["mos"])
+    assert [(i.column, i.metric, i.field) for i in meta] == [
+        ("flicker", "flicker", "flicker"), ("frozen_ratio", "frozen", "frozen_ratio"),
+        ("frozen_longest", "frozen", "frozen_longest"), ("brisque", "brisque", "brisque")]
+    # The same table written by another tool: no metadata, the registry places the columns,
+    # and the manifest's numeric 'level' column is still not taken for a score.
+    foreign = tmp_path / "foreign.csv"
+    pd.read_csv(scored["table"]).to_csv(foreign, index=False)
+    reg = discover_inputs(read_table(foreign), exclude=["mos"])
+    assert sorted((i.column, i.metric) for i in reg) == sorted((i.column, i.metric) for i in meta)

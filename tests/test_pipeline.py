@@ -163,7 +163,8 @@ def test_dry_run_is_the_public_estimate(clips, tmp_path):
 
 
 def test_fusion_metric_reads_its_inputs_through_the_store(clips, tmp_path, monkeypatch):
-    from videojury.train.fusion import FusionInput, FusionModel, fit_ridge
+    from videojury.train.fusion import FusionInput, FusionModel
+    from videojury.train.fusion_fit import fit_ridge
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 2)), rng.normal(size=20)

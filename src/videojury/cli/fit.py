@@ -25,8 +25,9 @@ def register(sub) -> None:
     p.add_argument("--dimension", default=None,
                    help="with several dimensions in --mos, the one to fit")
     p.add_argument("--features", default=None,
-                   help="comma-separated input columns (default: every column that a "
-                        "registered metric declares as a field)")
+                   help="comma-separated input columns (default: the table's score columns, "
+                        "from its field metadata; for a table without it, the columns a "
+                        "registered metric declares as fields)")
     p.add_argument("--input", dest="inputs", action="append", default=[],
                    metavar="COLUMN=METRIC",
                    help="the metric spec that computes COLUMN, for columns the registry does "
@@ -74,9 +75,10 @@ def _check_mos_varies(scores, mos_col: str, where) -> None:
 
 
 def run(args) -> int:
-    from ..data.items import read_table
     from ..errors import InputError
-    from ..train.fusion import attach_mos, discover_inputs, fit_fusion, save_fusion, store_table
+    from ..io import read_table
+    from ..train.fusion import save_fusion
+    from ..train.fusion_fit import attach_mos, discover_inputs, fit_fusion, store_table
     from . import console, out, styled
     from ._common import frame_table
 

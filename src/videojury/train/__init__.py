@@ -37,7 +37,7 @@ def load_evaluator(folder, **kwargs: Any) -> Any:
 
 
 def fit_fusion(*args: Any, **kwargs: Any) -> Any:
-    """Fit a fusion model (see :func:`videojury.train.fusion.fit_fusion`)."""
-    from .fusion import fit_fusion as _fit
+    """Fit a fusion model (see :func:`videojury.train.fusion_fit.fit_fusion`)."""
+    from .fusion_fit import fit_fusion as _fit
 
     return _fit(*args, **kwargs)
