@@ -392,3 +392,12 @@ def test_mos_and_pairs_refuse_an_unwritable_output_before_reading(tmp_path, caps
         # Checked first: the same with an input that does not exist.
         rc, _, err = _run(capsys, verb, tmp_path / "none.csv", "-o", tmp_path / "x.xlsx")
         assert rc == 2 and ".xlsx" in err
+
+
+def test_correlate_refuses_an_unwritable_output_before_reading(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    pred, human = _study(tmp_path)
+    rc, _, err = _correlate(capsys, pred, human, "-o", tmp_path / "a.xlsx")
+    assert rc == 2 and "unknown output format '.xlsx'" in err
+    rc, _, err = _correlate(capsys, tmp_path / "none.csv", human, "-o", tmp_path / "afile" / "a.csv")
+    assert rc == 2 and "afile is a file, not a folder" in err

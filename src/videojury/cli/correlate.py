@@ -131,7 +131,7 @@ def run(args) -> int:
     from ..human.importers import load_pairs
     from ..io import read_table, sidecar, write_json, write_table
     from . import console, out, styled
-    from ._common import frame_table
+    from ._common import check_output_file, frame_table
 
     if not args.human and args.qa is None:
         raise InputError("give human labels with --human PATH (and/or QA answers with --qa PATH)")
@@ -139,6 +139,8 @@ def run(args) -> int:
         raise InputError(f"--confidence must be between 0 and 1, got {args.confidence}")
     if args.bootstrap < 0:
         raise InputError("--bootstrap must be >= 0")
+    check_output_file(args.out, (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"),
+                      "-o/--out")
     preds = read_table(args.predictions)
     human, qa = _load_human(args.human, args)
     if args.qa is not None:
