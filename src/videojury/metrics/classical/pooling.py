@@ -47,6 +47,7 @@ class FrameIQAMetric(Metric):
 
     image_score: ClassVar[Callable[[np.ndarray], float]]
     default_options: ClassVar[dict[str, Any]] = {"frames": 8, "pool": "mean", "short_side": 0}
+    option_ranges: ClassVar[dict[str, str]] = {"frames": ">= 1"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
