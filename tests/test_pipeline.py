@@ -192,3 +192,17 @@ def test_fusion_metric_reads_its_inputs_through_the_store(clips, tmp_path, monke
                                  return_stats=True)
     assert st2.computed == 0 and st2.cached == st2.total == 9  # 3 fused + 2 x 3 inputs
     np.testing.assert_array_equal(again["fused"], df["fused"])
+
+
+def test_html_is_rendered_by_templates_with_autoescaping():
+    import pandas as pd
+
+    from videojury.analysis.leaderboard import rank_table
+    from videojury.report.html import leaderboard_page
+
+    df = pd.DataFrame({"model": ['<script>alert("x")</script>', "b&c"], "s": [1.0, 0.5]})
+    page = leaderboard_page(rank_table(df, "model", [("s", True)]), title="<b>T</b>")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#34;x&#34;)" in page
+    assert "b&amp;c" in page and "<title>&lt;b&gt;T&lt;/b&gt;</title>" in page
+    assert 'content: " \\25B2"' in page  # the package's own style sheet is not escaped
+    assert page.count("<tr data-name=") == 2
