@@ -195,3 +195,21 @@ def test_demo_and_metrics_bad_values(tmp_path, capsys):
             (tmp_path / "a file").write_text("x")
         code, text = _run(argv, capsys)
         _check(argv, code, text)
+
+
+def test_no_rich_markup_tags_in_cli_strings():
+    """The consoles print text as it is (markup=False), so a markup tag in a CLI
+    string would show up literally: colour goes through ``styled(...)``."""
+    import re
+
+    import videojury.cli as cli
+
+    tag = re.compile(r"\[/?(bold|yellow|red|green|dim|cyan|blue|magenta|italic|underline)\b[^\]]*\]"
+                     r"|\[/\]")
+    found = []
+    for path in sorted(Path(cli.__file__).parent.glob("*.py")):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if tag.search(line):
+                found.append(f"{path.name}:{lineno}: {line.strip()}")
+    assert not found, "\n".join(found)
+    assert not cli.console._markup and not cli.out._markup

@@ -68,7 +68,7 @@ def run(args) -> int:
     from ..errors import InputError
     from ..run.store import export_frame
     from ..selection import best_of_n, parse_weights
-    from . import console, out
+    from . import console, out, styled
 
     check_output(args.out)
     if args.gains is not None:
@@ -85,8 +85,9 @@ def run(args) -> int:
         export_frame(res.gains, args.gains)
         console.print(f"wrote {args.gains}")
     if res.skipped:
-        console.print(f"[yellow]{len(res.skipped)} prompt(s) had no candidate with finite "
-                      f"scores and got no pick[/]: {', '.join(res.skipped[:5])}")
+        console.print(styled((f"{len(res.skipped)} prompt(s) had no candidate with finite "
+                              "scores and got no pick", "yellow"),
+                             f": {', '.join(res.skipped[:5])}"))
     if not args.quiet:
         shown = res.picks[["prompt_id", "video", *res.weights, "objective",
                            "n_candidates"]].copy()
@@ -97,7 +98,7 @@ def run(args) -> int:
                                                f"prompts, {pct}% bootstrap CI)"))
     failed = int(res.table["error"].notna().sum())
     if failed:
-        console.print(f"[yellow]{failed} of {len(res.table)} candidates had errors[/] (they "
-                      "cannot be picked)")
+        console.print(styled((f"{failed} of {len(res.table)} candidates had errors", "yellow"),
+                             " (they cannot be picked)"))
         return 1
     return 0

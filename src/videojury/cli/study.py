@@ -81,11 +81,12 @@ def run_create(args) -> int:
 
 def run_serve(args) -> int:
     from ..study import serve_study
-    from . import console
+    from . import console, styled
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        console.print(f"[yellow]listening on {args.host}[/]: other machines can reach the study; the app "
-                      "speaks plain HTTP, so put it behind a TLS proxy for raters outside this network")
+        console.print(styled((f"listening on {args.host}", "yellow"),
+                             ": other machines can reach the study; the app speaks plain HTTP, "
+                             "so put it behind a TLS proxy for raters outside this network"))
 
     def ready(base: str, admin: str) -> None:
         console.print(f"serving {args.folder} at {base}/r/<token> (tokens in {args.folder / 'raters.csv'})")
