@@ -349,6 +349,12 @@ def test_H27_fit_without_a_match_with_three_rows_or_on_a_bad_store(tmp_path, cap
     rc, _, err = _run(capsys, "fit", tmp_path / "bad.sqlite", "--mos", mos, "-o", tmp_path / "f")
     assert rc == 2 and "bad.sqlite" in err
     assert not (tmp_path / "f" / "fusion.json").exists()
+    # The output folder and the fold count are checked before anything is read.
+    (tmp_path / "afile").write_text("x")
+    rc, _, err = _run(capsys, "fit", tmp_path / "none.csv", "-o", tmp_path / "afile")
+    assert rc == 2 and "is a file, and this option names a folder" in err
+    rc, _, err = _run(capsys, "fit", scores, "--mos", mos, "--folds", "1", "-o", tmp_path / "f")
+    assert rc == 2 and "--folds must be >= 2" in err
 
 
 def test_H28_fit_on_a_constant_mos_is_refused_and_saves_nothing(tmp_path, capsys):

@@ -80,8 +80,11 @@ def run(args) -> int:
     from ..train.fusion import save_fusion
     from ..train.fusion_fit import attach_mos, discover_inputs, fit_fusion, store_table
     from . import console, out, styled
-    from ._common import frame_table
+    from ._common import check_output_dir, frame_table
 
+    check_output_dir(args.out, "-o/--out")
+    if args.folds < 2:
+        raise InputError(f"--folds must be >= 2 (cross-validation), got {args.folds}")
     src = args.scores
     if src.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
