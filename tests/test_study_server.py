@@ -39,10 +39,12 @@ def _answers(folder: Path) -> list[tuple]:
 
 
 def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
-    rows = [{"video": str(c), "prompt": f"p{k}"} for k, c in enumerate(clips[:6])]
+    evil = '</script><img src=x onerror="alert(1)"> & {{ 7*7 }}'
+    rows = [{"video": str(c), "prompt": evil} for k, c in enumerate(clips[:6])]
     man = write_manifest(tmp_path / "m.csv", rows)
     folder = tmp_path / "s"
-    create_study(folder, man, protocol="acr", dimensions=["quality"], raters=2, items_per_rater=3, seed=4)
+    create_study(folder, man, protocol="acr", dimensions=["quality"], raters=2, items_per_rater=3, seed=4,
+                 show_prompt=True, title="<b>t</b>")
     tok = tokens(folder)
     with ServerThread(folder) as srv:
         r1, r2 = HttpRater(srv.url, tok["r01"]), HttpRater(srv.url, tok["r02"])
@@ -87,6 +89,9 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
 
         item = r1.page()
         assert item["page"] == "item" and item["seq"] == 0
+        html = get("GET", f"/r/{tok['r01']}")[2].decode()
+        assert "<img" not in html and "<b>" not in html and "{{ 7*7 }}" in html  # text, not template
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp;" in html
         bad = [({"seq": 1, "nonce": item["nonce"], "answers": {"quality": "3"}}, 409),  # not the shown item
                ({"seq": 0, "nonce": "guess", "answers": {"quality": "3"}}, 409),
                ({"seq": 0, "nonce": item["nonce"], "answers": {"quality": "6"}}, 400),
@@ -230,3 +235,22 @@ def test_simulated_pairwise_raters_recover_the_true_order(tmp_path, clips, capsy
               f"models {tau_models:.3f}, videos {tau_videos:.3f}")
     assert tau_models >= 0.8
     assert tau_videos > 0.5
+
+
+def test_serve_errors_are_messages(tmp_path, clips, capsys):
+    import socket
+
+    assert main(["study", "serve", str(tmp_path / "none")]) == 2
+    assert "not a study folder" in capsys.readouterr().err
+    man = write_manifest(tmp_path / "m.csv", [{"video": str(clips[0])}])
+    create_study(tmp_path / "s", man, protocol="acr", dimensions=["quality"], raters=1)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        assert main(["study", "serve", str(tmp_path / "s"), "--port", str(busy.getsockname()[1])]) == 2
+        assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+        assert main(["study", "serve", str(tmp_path / "s"), "--min-view", "-1"]) == 2
+        assert "--min-view must be" in capsys.readouterr().err
+    finally:
+        busy.close()
