@@ -254,7 +254,6 @@ def _weights(folder: Path) -> dict:
 
 def test_sigkill_and_resume_matches_an_uninterrupted_run(tiny, data, tmp_path):
     from videojury.train import config_from_dict, train
-    from videojury.train.loop import KILL_ENV
 
     over = {"data.split": "none", "data.limit": 16, "data.cache": False,
             "stages": [{"kind": "regression", "epochs": 2}],
@@ -267,9 +266,16 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tiny, data, tmp_path):
     path.write_text(json.dumps(cfg))
     # 4 steps per epoch; checkpoints after steps 3, 4 (epoch end) and 6; killed after
     # step 7, so the resumed run restarts in the middle of epoch 2 and replays step 7.
-    env = {**os.environ, KILL_ENV: "7"}
-    proc = subprocess.run([sys.executable, "-m", "videojury", "train", str(path), "--quiet"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    # The kill comes from outside the library: the training process's on_step callback.
+    killer = ("import json, os, signal, sys\n"
+              "from videojury.train import config_from_dict, train\n"
+              "def on_step(step):\n"
+              "    if step == 7:\n"
+              "        os.kill(os.getpid(), signal.SIGKILL)\n"
+              "cfg = config_from_dict(json.load(open(sys.argv[1])), source=sys.argv[1])\n"
+              "train(cfg, on_step=on_step)\n")
+    proc = subprocess.run([sys.executable, "-c", killer, str(path)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == -9, proc.stderr[-2000:]
     ck = tmp_path / "killed" / "checkpoints"
     assert json.loads((ck / "latest.json").read_text())["checkpoint"] == "step-0000006"

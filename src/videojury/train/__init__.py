@@ -22,11 +22,12 @@ __all__ = ["TrainConfig", "config_from_dict", "fit_fusion", "load_config", "load
            "train"]
 
 
-def train(cfg: TrainConfig, resume: bool = False, log=None) -> Any:
-    """Run a training configuration (see :mod:`videojury.train.loop`)."""
+def train(cfg: TrainConfig, resume: bool = False, log=None, on_step=None) -> Any:
+    """Run a training configuration (see :mod:`videojury.train.loop`); ``on_step(step)``
+    is called after every optimizer step."""
     from .loop import train as _train
 
-    return _train(cfg, resume=resume, log=log)
+    return _train(cfg, resume=resume, log=log, on_step=on_step)
 
 
 def load_evaluator(folder, **kwargs: Any) -> Any:

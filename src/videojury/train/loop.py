@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -60,9 +59,6 @@ from .saving import (
 )
 from ..io import write_json
 
-# Test hook: SIGKILL the process right after this global optimizer step
-# (simulates a crash between checkpoints; used by the resume tests).
-KILL_ENV = "VIDEOJURY_TRAIN_KILL_AFTER_STEP"
 # Config keys that may change between a run and its resumption.
 _VOLATILE = {("train", "max_steps"), ("train", "checkpoint_every"),
              ("train", "keep_checkpoints"), ("data", "num_workers"), ("data", "cache"),
@@ -184,9 +180,11 @@ def _rank_loss(pred, y, margin: float):
 class Trainer:
     """One training run (use :func:`train`)."""
 
-    def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None,
+                 on_step: Callable[[int], None] | None = None) -> None:
         self.cfg = cfg
         self.say = log or (lambda msg: None)
+        self.on_step = on_step
         self.out = Path(cfg.resolve_path(cfg.output_dir))
 
     # --- setup -------------------------------------------------------------------
@@ -649,7 +647,6 @@ class Trainer:
         best: dict[str, Any] | None = state.get("best") if state else None
         baseline: dict[str, Any] | None = state.get("baseline") if state else None
         global_step = int(state["global_step"]) if state else 0
-        kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
         step_times: list[float] = []
         stopped_early = False
         last_stage = max((i for i, s in enumerate(cfg.stages) if s.epochs > 0), default=-1)
@@ -757,8 +754,8 @@ class Trainer:
                             {"stage": s_idx, "epoch": epoch, "group": g_idx + 1, "step": step,
                              "global_step": global_step, "best": best, "baseline": baseline,
                              "history": history, "cut_short": cut_short}, opt)
-                    if kill_at and global_step == kill_at:
-                        os.kill(os.getpid(), signal.SIGKILL)
+                    if self.on_step is not None:
+                        self.on_step(global_step)  # after the step's checkpoint, if any
                     if cfg.train.max_steps and step >= cfg.train.max_steps:
                         done = stopped_early = next_group < len(grouped) or epoch + 1 < n_epochs
                         break
@@ -843,6 +840,11 @@ def _fmt(res: dict[str, Any]) -> str:
 
 
 def train(cfg: TrainConfig, resume: bool = False,
-          log: Callable[[str], None] | None = None) -> TrainResult:
-    """Run a training configuration; see the module docstring for what it writes."""
-    return Trainer(cfg, log).run(resume=resume)
+          log: Callable[[str], None] | None = None,
+          on_step: Callable[[int], None] | None = None) -> TrainResult:
+    """Run a training configuration; see the module docstring for what it writes.
+
+    ``on_step(global_step)`` is called after every optimizer step (and its
+    checkpoint, when one is due): progress reporting, or stopping from outside.
+    """
+    return Trainer(cfg, log, on_step).run(resume=resume)
