@@ -85,6 +85,8 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
         assert r1.post(start, {}, r2.page()["csrf"])[0] == 403  # another rater's CSRF token
         cross = {"Content-Type": "application/json", "X-CSRF-Token": d["csrf"], "Origin": "http://evil.example"}
         assert get("POST", start, b"{}", cross)[0] == 403
+        assert get("POST", start, b"{}", {**cross, "Origin": "null"})[0] == 403
+        assert get("POST", start, b"{}", {**cross, "Origin": srv.url, "Sec-Fetch-Site": "cross-site"})[0] == 403
         assert r1.post(start, {}, d["csrf"])[0] == 200
 
         item = r1.page()

@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import InputError, require
 from .create import ACR_LABELS, PAIR_CHOICES
@@ -123,7 +124,7 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
             raise HTTPException(404, "unknown link")
         return row
 
-    def _check_post(request, token: str) -> dict:
+    def _check_post(request, token: str) -> None:
         # Content type first: a cross-site form can only send form encodings or text/plain.
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise HTTPException(403, "JSON only")
@@ -131,14 +132,14 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
         if not hmac.compare_digest(sent, st.csrf(token)):
             raise HTTPException(403, "missing or wrong CSRF token")
         origin = request.headers.get("origin")
-        if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        # Host part only: behind a TLS proxy the browser's scheme is https, ours http.
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
             raise HTTPException(403, "cross-origin request")
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise HTTPException(403, "cross-site request")
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             raise HTTPException(413, "body too large")
-        return {}
 
     async def _json(request) -> dict:
         body = await request.body()
