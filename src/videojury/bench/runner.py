@@ -145,7 +145,8 @@ class BenchResult:
         paths["scores"] = write_table(self.scores, out / "scores.csv", fields=self.fields)
         if self.qa is not None and len(self.qa):
             save("qa", "qa.csv", self.qa.to_csv(index=False))
-        save("models", "models.csv", self.per_model.to_csv(index=False))
+        paths["models"] = write_table(self.per_model, out / "models.csv",
+                                      fields=[*self.fields, accuracy_field()])
         save("dimensions", "dimensions.csv", self.per_dimension.to_csv(index=False))
         save("leaderboard_csv", "leaderboard.csv", to_csv(self.leaderboard, self.intervals))
         save("leaderboard_json", "leaderboard.json", to_json(self.leaderboard, self.intervals))
