@@ -7,7 +7,9 @@ Writes a clip of each length (a continuous pan, H.264), then scores each
 metric on each clip in a fresh subprocess and prints that process's peak
 resident memory (``ru_maxrss``), with the baseline of a process that only
 imports videojury and probes the clip. Streaming metrics hold a few frames,
-so the peak should not grow with the number of frames.
+so the peak should not grow with the number of frames. The peak is the
+child's ``VmHWM`` (Linux; ``ru_maxrss`` elsewhere, which after fork+exec
+also counts the parent's size at the fork).
 
 ``--src DIR`` runs the subprocesses with another checkout's ``src`` first on
 the path (to measure an older version).
@@ -37,7 +39,12 @@ if metric != "-":
     value = {c: float(df[c][0]) for c in df.columns if c not in ("video", "error")}
 else:
     err, value = None, {}
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+try:  # this process's own high-water mark (ru_maxrss would include the forking parent's)
+    with open("/proc/self/status") as fh:
+        rss = int(fh.read().split("VmHWM:")[1].split()[0]) / 1024
+except (OSError, IndexError, ValueError):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rss_mb": rss,
                   "seconds": time.perf_counter() - t, "error": err, "value": value}))
 """
 
