@@ -107,3 +107,41 @@ def test_variable_frame_rate_decodes_sequentially(tmp_path):
     assert stats["seeks"] == 0 and stats.get("index_packets", 0) == info.frame_count
     assert sorted(got) == want.tolist()
     assert all(np.array_equal(got[i][0], seq[i][0]) for i in want.tolist())
+
+
+@pytest.mark.parametrize("name,codec,opts", [
+    ("open_gop.mp4", "libx264", {"x264-params": "open-gop=1:keyint=30:min-keyint=30:scenecut=0"}),
+    ("hevc_open_gop.mp4", "libx265",
+     {"x265-params": "keyint=30:min-keyint=30:open-gop=1:scenecut=0:log-level=error"}),
+    ("mpeg4.avi", "mpeg4", {}),
+    ("vp9.webm", "libvpx-vp9", {}),
+])
+def test_seek_equals_sequential_across_codecs_and_open_gops(tmp_path, name, codec, opts):
+    """Open GOPs (leading B frames that reference the previous GOP), HEVC, AVI, WebM."""
+    import av
+
+    if codec not in av.codecs_available:
+        pytest.skip(f"{codec} not in this FFmpeg build")
+    path = tmp_path / name
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.options = {"threads": "1", **opts}
+        s.thread_count = 1
+        if not opts:
+            s.codec_context.gop_size = 30
+        for arr in _frames(300):
+            for p in s.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    info = probe(path, exact=True)
+    assert info.frame_count == 300
+    for want in (FramePolicy.uniform(8).indices(300, 30.0),
+                 np.array([0, 9, 31, 59, 60, 61, 89, 150, 299])):
+        stats = {}
+        _, seek = read_frames(path, want, info=info, stats=stats)
+        _, seq = read_frames(path, want, info=info, allow_seek=False)
+        assert sorted(seek) == sorted(seq) == want.tolist()
+        assert all(np.array_equal(seek[i][0], seq[i][0]) for i in want.tolist())
+        assert stats["seeks"] > 0

@@ -13,7 +13,7 @@ One module for every reader and writer of user-facing files:
   the requested name. :func:`write_json` - any JSON-able value (NumPy
   scalars, DataFrames; NaN and infinities become ``null``), also atomic.
 * **Field metadata.** A results table carries one
-  :class:`~videojury.metrics.base.ResultField` per score column in
+  :class:`ResultField` per score column in
   ``df.attrs["videojury_fields"]``: the metric's name, label, version and
   options, the field, the direction, the range and a description.
   :func:`write_table` stores it in the Parquet schema metadata or, for
@@ -38,17 +38,18 @@ import math
 import os
 import warnings
 from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, MetricError
 
 __all__ = [
-    "FIELDS_ATTR", "FIELDS_FORMAT", "ITEM_COLUMNS", "TABLE_SUFFIXES", "attach_fields",
-    "field_directions", "has_fields",
-    "fields_sidecar", "jsonable", "read_json", "read_records", "read_table", "resolve_directions",
+    "FIELDS_ATTR", "FIELDS_FORMAT", "ITEM_COLUMNS", "ResultField", "TABLE_SUFFIXES",
+    "attach_fields", "field_directions", "has_fields", "fields_sidecar", "jsonable", "read_json",
+    "read_records", "read_table", "resolve_directions",
     "score_columns", "sidecar", "table_fields", "write_json", "write_table",
 ]
 
@@ -62,22 +63,102 @@ _SIDECAR = ".fields.json"
 
 # --- field metadata -----------------------------------------------------------------
 
-def _field_type():
-    from .metrics.base import ResultField  # noqa: PLC0415 - metrics.base is light, no torch
+@dataclass(frozen=True)
+class ResultField:
+    """One column of a results table and what it holds: the one field type.
 
-    return ResultField
+    Built from a metric and one of its
+    :class:`~videojury.metrics.base.ScoreField` s when a table is
+    made (:meth:`of`), it travels with the table (``DataFrame.attrs``, the
+    Parquet schema metadata, a ``<file>.fields.json`` sidecar; see
+    this module) so every reader - ``correlate``, ``fit``,
+    ``leaderboard``, ``bench``, ``report``, ``best-of-n`` - knows the
+    column's direction without guessing from its name. ``metric`` is the
+    metric's label as run (``niqe:frames=2``), ``name`` its registry name,
+    ``options`` the canonical JSON of the options that decide the scores,
+    ``field`` the declared field; ``higher_is_better`` is ``None`` when the
+    direction is unknown (a foreign column). ``display`` is an optional
+    title for tables (default: the column).
+    """
+
+    column: str
+    metric: str = ""
+    higher_is_better: bool | None = True
+    low: float | None = None
+    high: float | None = None
+    description: str = ""
+    name: str = ""
+    version: str = ""
+    options: str = ""
+    field: str = ""
+    display: str | None = None
+
+    @classmethod
+    def of(cls, metric: Any, field: Any, column: str | None = None) -> ResultField:
+        """The column ``column`` (default: the field's name) holding ``field`` (a
+        :class:`~videojury.metrics.base.ScoreField`) of ``metric`` (a
+        :class:`~videojury.metrics.base.Metric`)."""
+        return cls(column=field.name if column is None else column, metric=metric.label,
+                   higher_is_better=field.higher_is_better, low=field.low, high=field.high,
+                   description=field.description, name=metric.name, version=str(metric.version),
+                   options=metric.options_key, field=field.name)
+
+    @property
+    def title(self) -> str:
+        return self.display or self.column
+
+    @property
+    def direction(self) -> str | None:
+        """``"higher"``, ``"lower"`` or ``None`` (unknown)."""
+        if self.higher_is_better is None:
+            return None
+        return "higher" if self.higher_is_better else "lower"
+
+    @property
+    def range_text(self) -> str:
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"[{lo}, {hi}]"
+
+    def with_direction(self, higher_is_better: bool | None) -> ResultField:
+        """A copy with another direction (a user's ``--higher-better/--lower-better``)."""
+        return replace(self, higher_is_better=higher_is_better)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (every attribute; see :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any], where: str = "field metadata") -> ResultField:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (newer writers),
+        a missing ``column`` or a direction that is not true/false/null is refused."""
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("column"), str):
+            raise MetricError(f"{where}: each field needs a 'column' string, got {obj!r}")
+        hib = obj.get("higher_is_better", None)
+        if hib is not None and not isinstance(hib, bool):
+            raise MetricError(f"{where}: field {obj['column']!r}: higher_is_better must be "
+                              f"true, false or null, got {hib!r}")
+        known = {k: obj[k] for k in cls.__dataclass_fields__ if k in obj}
+        for k in ("low", "high"):
+            if known.get(k) is not None:
+                known[k] = float(known[k])
+        for k in ("metric", "description", "name", "version", "options", "field"):
+            if known.get(k) is None:
+                known.pop(k, None)
+            else:
+                known[k] = str(known[k])
+        return cls(**known)
 
 
 def attach_fields(df: pd.DataFrame, fields: Iterable[Any]) -> pd.DataFrame:
     """Set ``df``'s field metadata (in place; returns ``df``).
 
-    ``fields`` are :class:`ResultField` or their dicts; only those whose
+    ``fields`` are :class:`ResultField` s or their dicts; only those whose
     column is in ``df`` are kept, one per column (the last wins).
     """
-    rf = _field_type()
     kept: dict[str, Any] = {}
     for f in fields:
-        f = f if isinstance(f, rf) else rf.from_dict(f)
+        f = f if isinstance(f, ResultField) else ResultField.from_dict(f)
         if f.column in df.columns:
             kept[f.column] = f
     df.attrs[FIELDS_ATTR] = [f.to_dict() for f in kept.values()]
@@ -86,11 +167,11 @@ def attach_fields(df: pd.DataFrame, fields: Iterable[Any]) -> pd.DataFrame:
 
 def table_fields(df: pd.DataFrame) -> dict[str, Any]:
     """``{column: ResultField}`` from ``df``'s metadata, in column order (empty if none)."""
-    rf = _field_type()
     raw = df.attrs.get(FIELDS_ATTR) or []
+    where = str(df.attrs.get("source", "table"))
     by_col = {}
     for d in raw:
-        f = d if isinstance(d, rf) else rf.from_dict(d, where=str(df.attrs.get("source", "table")))
+        f = d if isinstance(d, ResultField) else ResultField.from_dict(d, where=where)
         by_col[f.column] = f
     return {c: by_col[c] for c in df.columns if c in by_col}
 
@@ -196,11 +277,8 @@ def _parse_fields_doc(obj: Any, where: str) -> list[dict]:
     fields = obj.get("fields")
     if not isinstance(fields, list):
         raise InputError(f"{where}: 'fields' must be a list")
-    rf = _field_type()
-    from .errors import MetricError  # noqa: PLC0415
-
     try:
-        return [rf.from_dict(f, where).to_dict() for f in fields]
+        return [ResultField.from_dict(f, where).to_dict() for f in fields]
     except (MetricError, TypeError, ValueError) as exc:
         raise InputError(str(exc)) from None
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from ..errors import MetricError
+from ..io import ResultField  # noqa: F401 - re-exported
 from ..video import FramePolicy, Frames
 
 
@@ -57,92 +58,8 @@ class ScoreField:
         return f"[{lo}, {hi}]"
 
 
-@dataclass(frozen=True)
-class ResultField:
-    """One column of a results table and what it holds: the one field type.
-
-    Built from a metric and one of its :class:`ScoreField` s when a table is
-    made (:meth:`of`), it travels with the table (``DataFrame.attrs``, the
-    Parquet schema metadata, a ``<file>.fields.json`` sidecar; see
-    :mod:`videojury.io`) so every reader - ``correlate``, ``fit``,
-    ``leaderboard``, ``bench``, ``report``, ``best-of-n`` - knows the
-    column's direction without guessing from its name. ``metric`` is the
-    metric's label as run (``niqe:frames=2``), ``name`` its registry name,
-    ``options`` the canonical JSON of the options that decide the scores,
-    ``field`` the declared field; ``higher_is_better`` is ``None`` when the
-    direction is unknown (a foreign column). ``display`` is an optional
-    title for tables (default: the column).
-    """
-
-    column: str
-    metric: str = ""
-    higher_is_better: bool | None = True
-    low: float | None = None
-    high: float | None = None
-    description: str = ""
-    name: str = ""
-    version: str = ""
-    options: str = ""
-    field: str = ""
-    display: str | None = None
-
-    @classmethod
-    def of(cls, metric: Metric, field: ScoreField, column: str | None = None) -> ResultField:
-        """The column ``column`` (default: the field's name) holding ``field`` of ``metric``."""
-        return cls(column=field.name if column is None else column, metric=metric.label,
-                   higher_is_better=field.higher_is_better, low=field.low, high=field.high,
-                   description=field.description, name=metric.name, version=str(metric.version),
-                   options=metric.options_key, field=field.name)
-
-    @property
-    def title(self) -> str:
-        return self.display or self.column
-
-    @property
-    def direction(self) -> str | None:
-        """``"higher"``, ``"lower"`` or ``None`` (unknown)."""
-        if self.higher_is_better is None:
-            return None
-        return "higher" if self.higher_is_better else "lower"
-
-    @property
-    def range_text(self) -> str:
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
-        return f"[{lo}, {hi}]"
-
-    def with_direction(self, higher_is_better: bool | None) -> ResultField:
-        """A copy with another direction (a user's ``--higher-better/--lower-better``)."""
-        from dataclasses import replace
-
-        return replace(self, higher_is_better=higher_is_better)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (every attribute; see :meth:`from_dict`)."""
-        from dataclasses import asdict
-
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any], where: str = "field metadata") -> ResultField:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored (newer writers),
-        a missing ``column`` or a direction that is not true/false/null is refused."""
-        if not isinstance(obj, Mapping) or not isinstance(obj.get("column"), str):
-            raise MetricError(f"{where}: each field needs a 'column' string, got {obj!r}")
-        hib = obj.get("higher_is_better", None)
-        if hib is not None and not isinstance(hib, bool):
-            raise MetricError(f"{where}: field {obj['column']!r}: higher_is_better must be "
-                              f"true, false or null, got {hib!r}")
-        known = {k: obj[k] for k in cls.__dataclass_fields__ if k in obj}
-        for k in ("low", "high"):
-            if known.get(k) is not None:
-                known[k] = float(known[k])
-        for k in ("metric", "description", "name", "version", "options", "field"):
-            if known.get(k) is None:
-                known.pop(k, None)
-            else:
-                known[k] = str(known[k])
-        return cls(**known)
+# ResultField, the one type for a results-table column, lives one layer down in
+# videojury.io (it travels with tables); re-exported here.
 
 
 class Metric:
