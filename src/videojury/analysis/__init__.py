@@ -1,8 +1,10 @@
 """Analysis of metric scores against people: correlations, bootstrap, tests, QA.
 
 Torch-free; plain functions on arrays and pandas tables. Submodules:
-``qa`` (QA accuracy), ``agreement`` (the join and the tidy agreement
-table) and ``leaderboard`` (rank math). The pure statistics live one layer
+``qa`` (QA accuracy), ``join`` (scores to human labels by video, through
+the one matcher in :mod:`videojury.matching`), ``statistics`` (the
+instance, model and pair levels on arrays), ``agreement`` (the tidy
+agreement table) and ``leaderboard`` (rank math). The pure statistics live one layer
 down in :mod:`videojury.stats` (``correlation``, ``bootstrap``,
 ``significance``) and the yes/no parser in :mod:`videojury.text`; their
 public names are re-exported here. See ``docs/agreement.md``.
