@@ -12,15 +12,21 @@ second row or a stored answer that was never acknowledged is *duplicated*
 or *unacknowledged*. Prints request latencies (p50/p95/p99, ms) and
 throughput.
 
-Run: ``python benchmarks/study_load.py [--raters 50] [--seconds 20]``.
+``--kill-after S`` SIGKILLs the server S seconds into the run and starts a
+new one on the same port; clients retry a failed request (the same answer
+again) until it gets a reply, as the rating page does.
+
+Run: ``python benchmarks/study_load.py [--raters 50] [--seconds 20] [--kill-after 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import platform
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -40,12 +46,40 @@ from tests._study_utils import HttpRater, make_clips, tokens, write_manifest  # 
 from videojury.study import create_study  # noqa: E402
 
 
+def _serve(folder: Path, port: int):
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "300"}
+    proc = subprocess.Popen([sys.executable, "-m", "videojury", "study", "serve", str(folder), "--port", str(port)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    text = ""
+    while "admin page:" not in text:
+        line = proc.stderr.readline()
+        if not line:
+            raise SystemExit(f"server did not start: {text}")
+        text += line
+    return proc, text
+
+
+def _retrying(fn, *args, give_up: float = 60.0):
+    """Call ``fn`` until it gets a reply: a dead or restarting server is waited for."""
+    deadline = time.perf_counter() + give_up
+    tries = 0
+    while True:
+        try:
+            return fn(*args), tries
+        except (OSError, http.client.HTTPException):
+            tries += 1
+            if time.perf_counter() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raters", type=int, default=50)
     ap.add_argument("--videos", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=20.0, help="stop answering after this long")
     ap.add_argument("--retry-every", type=int, default=10, help="POST every n-th answer twice (0: never)")
+    ap.add_argument("--kill-after", type=float, default=None, help="SIGKILL and restart the server after S s")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="study-load-"))
@@ -55,21 +89,14 @@ def main() -> int:
     create_study(folder, man, protocol="acr", dimensions=["quality", "motion"], raters=args.raters,
                  repeats=5, seed=0)
     tok = tokens(folder)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "300"}
-    proc = subprocess.Popen([sys.executable, "-m", "videojury", "study", "serve", str(folder), "--port", "0"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    text = ""
-    while "admin page:" not in text:
-        line = proc.stderr.readline()
-        if not line:
-            raise SystemExit(f"server did not start: {text}")
-        text += line
+    proc, text = _serve(folder, 0)
     url = re.search(r"at (http://127\.0\.0\.1:\d+)/r/", text).group(1)
 
     get_ms: list[float] = []
     post_ms: list[float] = []
     acked: dict[str, set[int]] = {name: set() for name in tok}
     dup_acks = [0]
+    failed_requests = [0]
     errors: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(args.raters + 1)
@@ -86,23 +113,27 @@ def main() -> int:
             go.wait()
             while time.perf_counter() < stop_at[0]:
                 t0 = time.perf_counter()
-                d = r.page()
+                d, g_tries = _retrying(r.page)
                 t1 = time.perf_counter()
                 if d["page"] == "done":
                     break
                 payload = {"seq": d["seq"], "nonce": d["nonce"],
                            "answers": {dim: str(int(rng.integers(1, 6))) for dim in d["dimensions"]}}
-                status, reply = r.post(d["answer_url"], payload, d["csrf"])
+                (status, reply), p_tries = _retrying(r.post, d["answer_url"], payload, d["csrf"])
                 t2 = time.perf_counter()
-                mine_get.append(t1 - t0)
-                mine_post.append(t2 - t1)
+                if g_tries or p_tries:
+                    with lock:
+                        failed_requests[0] += g_tries + p_tries
+                else:  # latency of requests that did not wait for a restart
+                    mine_get.append(t1 - t0)
+                    mine_post.append(t2 - t1)
                 if status != 200:
                     errors.append(f"{name} seq {d['seq']}: {status} {reply}")
                     break
                 acked[name].add(d["seq"])
                 n += 1
                 if args.retry_every and n % args.retry_every == 0:
-                    status, reply = r.post(d["answer_url"], payload, d["csrf"])
+                    (status, reply), _ = _retrying(r.post, d["answer_url"], payload, d["csrf"])
                     if status == 200 and reply.get("duplicate"):
                         with lock:
                             dup_acks[0] += 1
@@ -121,6 +152,16 @@ def main() -> int:
     t_start = time.perf_counter()
     stop_at[0] = t_start + args.seconds
     go.set()
+    killed = ""
+    if args.kill_after is not None:
+        time.sleep(args.kill_after)
+        port = int(url.rsplit(":", 1)[1])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        t_kill = time.perf_counter()
+        proc, text = _serve(folder, port)
+        killed = (f"server SIGKILLed {t_kill - t_start:.1f} s in, a new one listened "
+                  f"{time.perf_counter() - t_kill:.1f} s later")
     for t in threads:
         t.join()
     wall = time.perf_counter() - t_start
@@ -156,6 +197,8 @@ def main() -> int:
           f"({n_items / wall:.0f} items/s, {len(rows)} answer rows)")
     print(f"GET item page  p50 {pct(get_ms, 50):6.1f} ms  p95 {pct(get_ms, 95):6.1f} ms  p99 {pct(get_ms, 99):6.1f} ms")
     print(f"POST answer    p50 {pct(post_ms, 50):6.1f} ms  p95 {pct(post_ms, 95):6.1f} ms  p99 {pct(post_ms, 99):6.1f} ms")
+    if killed:
+        print(f"{killed}; {failed_requests[0]} failed requests retried (left out of the latencies)")
     print(f"admin status (progress, split-half, golden) over all answers: {admin_ms:.0f} ms")
     print(f"retried POSTs acknowledged as duplicates: {dup_acks[0]}")
     print(f"lost answers: {lost}; duplicated: {duplicated}; stored but not acknowledged: {unacked}; "

@@ -65,14 +65,18 @@ class HttpRater:
         return con
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """One request; a kept-alive connection the server closed is reopened once."""
         for attempt in range(2):
             try:
+                if self.con is None:
+                    self.con = self._connect()
                 self.con.request(method, path, body=body, headers=headers or {})
                 r = self.con.getresponse()
                 return r.status, dict(r.getheaders()), r.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.con.close()
-                self.con = self._connect()
+            except (OSError, http.client.HTTPException):
+                if self.con is not None:
+                    self.con.close()
+                self.con = None  # a half-used connection cannot send again
                 if attempt:
                     raise
 
