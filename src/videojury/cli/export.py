@@ -8,7 +8,9 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("export", help="export a results store (long format)",
                        description="Write every stored result, one row per (video, metric, "
-                                   "field), with errors as rows of their own.")
+                                   "field), with errors as rows of their own; the 'identity' "
+                                   "column says what model metrics ran on (device kind, dtype, "
+                                   "checkpoint and processor).")
     p.add_argument("store", type=Path, help="the SQLite store")
     p.add_argument("-o", "--out", type=Path, required=True, help=".csv, .parquet or .jsonl")
     p.add_argument("--metric", default=None, help="only this metric")
@@ -22,7 +24,9 @@ def run(args) -> int:
 
     if not args.store.exists():
         raise InputError(f"{args.store}: no such store")
-    with Store(args.store) as store:
+    # Read-only: exporting never writes, so a read-only store, one a run is
+    # writing to, or an old-schema store (not migrated) can be exported too.
+    with Store(args.store, read_only=True) as store:
         df = store.to_frame(args.metric)
     export_frame(df, args.out)
     console.print(f"wrote {len(df)} rows to {args.out}")

@@ -144,6 +144,7 @@ class Checkpoint:
     memory_gb: float = 0.0
     reference: str = ""
     revision: str | None = None
+    processor_revision: str | None = None  # of processor_source, when that is a hub id
 
     @property
     def kind(self) -> str:
@@ -160,7 +161,8 @@ class Checkpoint:
         out = []
         for src in (self.source, self.processor_source):
             if src and not _looks_local(src):
-                rev = f" --revision {self.revision}" if self.revision and src == self.source else ""
+                want = self.revision if src == self.source else self.processor_revision
+                rev = f" --revision {want}" if want else ""
                 out.append(f"hf download {src}{rev}")
         return out
 
@@ -297,3 +299,161 @@ def with_family(ck: Checkpoint, family: str) -> Checkpoint:
         return ck
     frames = ck.frames if ck.name in CHECKPOINTS else _FAMILY_FRAMES[family]
     return replace(ck, family=family, frames=frames)
+
+
+# --- identity: what the store key records about a checkpoint ---------------------
+
+# Files of a local model folder that decide what it computes: weights (the
+# loader reads safetensors only), configs, tokenizer and processor files,
+# chat templates and any repository code.
+CHECKPOINT_SUFFIXES = (".safetensors", ".json", ".model", ".txt", ".tiktoken", ".jinja", ".py")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_HUB_COMMITS: dict[tuple[str, str, str], str] = {}
+
+
+def hub_cache_dir() -> str | None:
+    """The hub cache folder as the environment says now (huggingface_hub reads it once,
+    at import; a process that changes it later still gets the right answer here)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return None
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_commit(repo: str, revision: str | None = None) -> str:
+    """The commit a hub id (at ``revision``, default ``main``) resolves to.
+
+    Read from the local Hugging Face cache (``refs/<revision>`` ->
+    ``snapshots/<commit>``), so it works offline; a checkpoint not in the
+    cache is asked of the hub (one small request) unless ``HF_HUB_OFFLINE``
+    is set. Raises :class:`MetricError` when it cannot be resolved.
+    """
+    rev = revision or "main"
+    if _COMMIT.match(rev):
+        return rev
+    memo = (repo, rev, hub_cache_dir() or "")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - comes with transformers
+        raise MetricError(f"checkpoint {repo}: huggingface_hub is needed to resolve it; "
+                          "pip install 'videojury[models]'") from None
+    commit = None
+    for name in ("config.json", "preprocessor_config.json", "tokenizer_config.json",
+                 "model.safetensors.index.json", "model.safetensors"):
+        try:
+            got = try_to_load_from_cache(repo, name, cache_dir=hub_cache_dir(), revision=rev)
+        except Exception as exc:  # noqa: BLE001 - an invalid repo id or revision
+            raise MetricError(f"checkpoint {repo}@{rev}: {exc}") from None
+        if isinstance(got, str):
+            commit = Path(got).parent.name
+            break
+    if commit is None and memo in _HUB_COMMITS:  # asked the hub already in this process
+        commit = _HUB_COMMITS[memo]
+    if commit is None and not _offline():
+        try:
+            from huggingface_hub import HfApi
+
+            commit = HfApi().model_info(repo, revision=rev).sha
+            if commit:
+                _HUB_COMMITS[memo] = commit
+        except Exception as exc:  # noqa: BLE001 - network, auth, missing repo
+            raise MetricError(f"checkpoint {repo}@{rev}: cannot find which commit it is "
+                              f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})"
+                              ) from None
+    if not commit or not _COMMIT.match(commit):
+        raise MetricError(f"checkpoint {repo}@{rev} is not in the local Hugging Face cache "
+                          "(and HF_HUB_OFFLINE is set), so its commit is unknown; download it "
+                          f"with 'hf download {repo}'")
+    return commit
+
+
+def _cached_config(repo: str, commit: str) -> dict | None:
+    """``config.json`` of a hub checkpoint at ``commit`` from the local cache, if there."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        got = try_to_load_from_cache(repo, "config.json", cache_dir=hub_cache_dir(),
+                                     revision=commit)
+        if isinstance(got, str):
+            return json.loads(Path(got).read_text(encoding="utf-8"))
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
+def checkpoint_files(folder: str | os.PathLike) -> list[Path]:
+    """The files of a local model folder that go into its digest (sorted, hidden ones left out)."""
+    root = Path(folder)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and name.lower().endswith(CHECKPOINT_SUFFIXES):
+                p = Path(dirpath) / name
+                if p.is_file():
+                    out.append(p)
+    if not out:
+        raise MetricError(f"{folder}: no model files (config.json, *.safetensors) in this "
+                          "folder")
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def folder_digest(folder: str | os.PathLike, hash_file) -> str:
+    """One digest of a local model folder: each file's relative path and content hash.
+
+    ``hash_file(path)`` gives a file's content hash (the store's
+    :meth:`~videojury.run.store.Store.content_hash`, cached by path, size,
+    mtime, ctime and inode, so large weights are read once).
+    """
+    import hashlib
+
+    root = Path(folder)
+    h = hashlib.blake2b(digest_size=16)
+    for p in checkpoint_files(root):
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(str(hash_file(str(p))).encode() + b"\n")
+    return h.hexdigest()
+
+
+def source_identity(source: str, revision: str | None, hash_file) -> tuple[str, str | None]:
+    """``("files:<digest>", None)`` for a local folder, ``("hub:<repo>@<commit>", commit)``
+    for a hub id."""
+    if _looks_local(source):
+        p = Path(os.path.expanduser(source))
+        if not p.is_dir():
+            raise MetricError(f"model folder {source} does not exist")
+        return "files:" + folder_digest(p, hash_file), None
+    commit = hub_commit(source, revision)
+    return f"hub:{source}@{commit}", commit
+
+
+def pinned_identity(ck: Checkpoint, hash_file) -> tuple[Checkpoint, dict[str, str]]:
+    """The checkpoint pinned to the hub commits it resolves to now, and its identity.
+
+    The identity (``weights`` and ``processor``) goes into the store key; the
+    pinned checkpoint is what the metric then loads, so the key names exactly
+    what ran. No weights are loaded.
+    """
+    weights, commit = source_identity(ck.source, ck.revision, hash_file)
+    pinned = replace(ck, revision=commit) if commit else ck
+    if commit and ck.name not in CHECKPOINTS:
+        # A hub id not in the table: its family (and so its frames) from the
+        # cached config, as the loader will read it.
+        cfg = _cached_config(ck.source, commit)
+        if cfg is not None:
+            pinned = with_family(pinned, family_of_config(cfg))
+    ident = {"weights": weights}
+    if ck.processor_source:
+        proc, pcommit = source_identity(ck.processor_source, ck.processor_revision, hash_file)
+        ident["processor"] = proc
+        if pcommit:
+            pinned = replace(pinned, processor_revision=pcommit)
+    else:
+        ident["processor"] = "with weights"
+    return pinned, ident

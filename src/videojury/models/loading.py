@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MetricError, require
-from .checkpoints import CHECKPOINTS, Checkpoint, _looks_local, family_of_config, with_family
+from .checkpoints import (CHECKPOINTS, Checkpoint, _looks_local, family_of_config, hub_cache_dir,
+                          pinned_identity, with_family)
 
 _DTYPES = {"float32": "float32", "fp32": "float32", "float": "float32",
            "bfloat16": "bfloat16", "bf16": "bfloat16",
@@ -145,14 +146,41 @@ def _check_available(ck: Checkpoint, source: str, revision: str | None) -> None:
                                    "is set, so it cannot be fetched")
 
 
-def _cache_dir() -> str | None:
-    """The hub cache folder as the environment says now (huggingface_hub reads it once,
-    at import; a process that changes it later still gets the right answer here)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    return None
+_cache_dir = hub_cache_dir
+
+
+def _hub_kwargs() -> dict[str, Any]:
+    """Cache folder and offline mode for from_pretrained as the environment says *now*
+    (huggingface_hub reads both once, at import), so loading agrees with the plan."""
+    out: dict[str, Any] = {}
+    cache = hub_cache_dir()
+    if cache:
+        out["cache_dir"] = cache
+    if hub_offline():
+        out["local_files_only"] = True
+    return out
+
+
+def dtype_name(dt: Any) -> str:
+    """``torch.float32`` -> ``"float32"``."""
+    return str(dt).rsplit(".", 1)[-1]
+
+
+def run_identity(ck: Checkpoint, device: str | None, dtype: str | None, hash_file,
+                 ) -> tuple[Checkpoint, dict[str, str]]:
+    """What a model metric's scores depend on beyond its options, known before loading.
+
+    Returns the checkpoint pinned to the hub commit(s) it resolves to (load
+    that one, so the key names exactly what runs) and the identity for the
+    store key: the device kind (``cpu``, ``cuda``, ``mps``), the dtype as
+    :func:`load_backbone` will resolve it (the default is float32 on CPU and
+    the checkpoint's GPU dtype on CUDA), and the weights' and processor's
+    identity (see :func:`~videojury.models.checkpoints.pinned_identity`).
+    """
+    dev = select_device(device)
+    dt = select_dtype(dtype, dev, ck.dtype)
+    pinned, ident = pinned_identity(ck, hash_file)
+    return pinned, {"device": dev.split(":", 1)[0], "dtype": dtype_name(dt), **ident}
 
 
 def _read_family(ck: Checkpoint, trust_remote_code: bool) -> Checkpoint:
@@ -162,7 +190,8 @@ def _read_family(ck: Checkpoint, trust_remote_code: bool) -> Checkpoint:
     transformers = _transformers()
     try:
         cfg = transformers.AutoConfig.from_pretrained(ck.source, revision=ck.revision,
-                                                      trust_remote_code=trust_remote_code)
+                                                      trust_remote_code=trust_remote_code,
+                                                      **_hub_kwargs())
     except OSError as exc:
         raise _missing(ck, ck.source, f"could not be fetched ({_first_line(exc)})") from None
     return with_family(ck, family_of_config(cfg.to_dict()))
@@ -196,8 +225,8 @@ def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None =
     _check_available(ck, ck.source, ck.revision)  # before any hub call: fail fast offline
     ck = _read_family(ck, trust_remote_code)
     dt = select_dtype(dtype, dev, ck.dtype)
-    key = (ck.source, ck.processor_source, ck.revision, dev, str(dt), bool(trust_remote_code),
-           ck.family)
+    key = (ck.source, ck.processor_source, ck.revision, ck.processor_revision, dev, str(dt),
+           bool(trust_remote_code), ck.family)
     if not shared:
         return _load(ck, dev, dt, trust_remote_code)
     with _CACHE_LOCK:
@@ -210,20 +239,24 @@ def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None =
 def _load(ck: Checkpoint, dev: str, dt: Any, trust_remote_code: bool) -> Backbone:
     """Read the weights and processor of ``ck`` onto ``dev`` in ``dt``."""
     if ck.processor_source:
-        _check_available(ck, ck.processor_source, None)
+        _check_available(ck, ck.processor_source, ck.processor_revision)
     transformers = _transformers()
     cls = _model_class(ck)
     kwargs: dict[str, Any] = {"dtype": dt, "use_safetensors": True,
                               "trust_remote_code": bool(trust_remote_code)}
     if ck.revision:
         kwargs["revision"] = ck.revision
+    hub_kwargs = _hub_kwargs()
+    kwargs.update(hub_kwargs)
     if dev.startswith("cuda"):
         kwargs["device_map"] = {"": dev}  # load straight onto the GPU
     try:
         model = cls.from_pretrained(ck.source, **kwargs)
         # The processor comes from the same revision as the weights unless it
         # lives elsewhere.
-        proc_kwargs = {"revision": ck.revision} if ck.revision and not ck.processor_source else {}
+        proc_rev = ck.processor_revision if ck.processor_source else ck.revision
+        proc_kwargs = {"revision": proc_rev} if proc_rev else {}
+        proc_kwargs.update(hub_kwargs)
         processor = transformers.AutoProcessor.from_pretrained(
             ck.processor_source or ck.source, trust_remote_code=bool(trust_remote_code),
             **proc_kwargs)

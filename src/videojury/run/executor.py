@@ -17,6 +17,7 @@ with the Ray backend (:mod:`videojury.run.ray_backend`), which implements
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Callable, Sequence
 
@@ -52,8 +53,16 @@ def plan(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
     """Key every (item, metric) pair and look the keys up in the store.
 
     An item whose file cannot be read is keyed by its path; its tasks stay
-    pending so the run records the error.
+    pending so the run records the error. A key is the video's content hash,
+    the metric's name, version, options, the item's text and the metric's
+    :meth:`~videojury.metrics.base.Metric.identity` (resolved dtype and
+    device kind, checkpoint and processor identity; empty for weight-free
+    metrics). A metric whose identity cannot be resolved (a checkpoint that
+    is not there) keeps its tasks pending, never served from the store; its
+    load then fails with the message. A read-only store is refused here,
+    before any scoring, when something would have to be saved.
     """
+    identities = [_identity_key(m, store) for m in metrics]
     keys: dict[tuple[int, int], ResultKey] = {}
     hashes: dict[str, str] = {}
     for i, item in enumerate(items):
@@ -65,7 +74,7 @@ def plan(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
         vh = hashes[item.video]
         for m_i, metric in enumerate(metrics):
             keys[(i, m_i)] = ResultKey(vh, metric.name, metric.version, metric.options_key,
-                                       metric.text_for(item))
+                                       metric.text_for(item), identities[m_i])
     found = store.get_many(keys.values())
     cached: dict[tuple[int, int], Result] = {}
     pending: list[Task] = []
@@ -73,12 +82,26 @@ def plan(items: Sequence[Item], metrics: Sequence[Metric], store: Store,
     for (i, m_i), key in keys.items():
         hit = found.get(key)
         if hit is not None and not (retry_errors and hit.status == "error") and not \
-                key.video_hash.startswith("missing:"):
+                key.video_hash.startswith("missing:") and \
+                not key.identity.startswith(UNRESOLVED):
             cached[(i, m_i)] = hit
         elif key not in seen_pending:
             seen_pending.add(key)
             pending.append(Task(i, m_i, key))
+    store.require_writable(len(pending))
     return Plan(list(items), list(metrics), keys, cached, pending)
+
+
+UNRESOLVED = "unresolved:"
+
+
+def _identity_key(metric: Metric, store: Store) -> str:
+    """Canonical JSON of a metric's identity ("" when it has none)."""
+    try:
+        ident = metric.identity(store.file_identity)
+    except VideoJuryError as exc:  # a checkpoint that is not there: its load will say so
+        return UNRESOLVED + str(exc)
+    return json.dumps(ident, sort_keys=True, separators=(",", ":")) if ident else ""
 
 
 def input_metrics(metric: Metric) -> dict[str, Metric]:

@@ -59,8 +59,10 @@ class ModelMetric(Metric):
 
     extra = "models"
     min_frames: ClassVar[int] = 1
-    # dtype stays in the key: bf16 and fp32 give different numbers.
+    # The device is runtime; the dtype is keyed by its resolved value (bf16 and
+    # fp32 give different numbers, "" and "float32" on CPU the same), see identity().
     runtime_options = frozenset({"device", "batch_size"})
+    resolved_options = frozenset({"dtype"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -83,6 +85,20 @@ class ModelMetric(Metric):
             self._checkpoint = resolve_checkpoint(self.options["model"],
                                                   self.options["processor"] or None)
         return self._checkpoint
+
+    def identity(self, hash_file) -> dict[str, str]:
+        """Device kind, resolved dtype, weights and processor identity (no loading).
+
+        The checkpoint is pinned to the hub commit it resolves to now, so the
+        model loaded later is the one the store key names.
+        """
+        from ...models.loading import run_identity
+
+        pinned, ident = run_identity(self.checkpoint, self.options["device"],
+                                     self.options["dtype"], hash_file)
+        if self._backbone is None:
+            self._checkpoint = pinned
+        return ident
 
     def frame_policy(self) -> FramePolicy:
         return self.checkpoint.frames.policy(frames=self.options["frames"],
