@@ -213,3 +213,57 @@ def test_no_rich_markup_tags_in_cli_strings():
                 found.append(f"{path.name}:{lineno}: {line.strip()}")
     assert not found, "\n".join(found)
     assert not cli.console._markup and not cli.out._markup
+
+
+def _valid_inputs(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
+    """Arguments that run each of these verbs successfully (small inputs)."""
+    import numpy as np
+    import pandas as pd
+
+    from videojury.video import write_video
+
+    rng = np.random.default_rng(0)
+    video = write_video(tmp_path / "v.mp4", rng.integers(0, 256, (6, 32, 32, 3), np.uint8), fps=8)
+    vids = [f"v{i}.mp4" for i in range(6)]
+    ratings = tmp_path / "ratings.csv"
+    pd.DataFrame([{"rater": f"r{r}", "video": v, "score": int(rng.integers(1, 6))}
+                  for r in range(4) for v in vids]).to_csv(ratings, index=False)
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame([{"video_a": a, "video_b": b, "winner": "ab"[(i + j) % 2]}
+                  for i, a in enumerate(vids) for j, b in enumerate(vids) if i < j]
+                 ).to_csv(pairs, index=False)
+    pred, human = tmp_path / "pred.csv", tmp_path / "mos.csv"
+    pd.DataFrame({"video": vids, "s": rng.random(6)}).to_csv(pred, index=False)
+    pd.DataFrame({"video": vids, "mos": rng.random(6) * 4 + 1}).to_csv(human, index=False)
+    store = tmp_path / "s.sqlite"
+    assert main(["score", str(video), "-m", "flicker", "--store", str(store), "--quiet"]) == 0
+    return {
+        ("score",): [str(video), "-m", "flicker", "--no-store", "--quiet"],
+        ("mos",): [str(ratings), "-o", str(tmp_path / "mos_out.csv")],
+        ("pairs",): [str(pairs), "-o", str(tmp_path / "pairs_out.csv")],
+        ("correlate",): [str(pred), "--human", str(human), "--higher-better", "s"],
+        ("export",): [str(store), "-o", str(tmp_path / "export.csv")],
+    }
+
+
+@pytest.mark.parametrize("verb", [("score",), ("mos",), ("pairs",), ("correlate",), ("export",)],
+                         ids=lambda v: "-".join(v))
+def test_bad_option_values_with_valid_inputs(verb, tmp_path, capsys):
+    """With inputs that are fine, every int/float option given a bad value still
+    ends in a message (or runs, where the value is legal), never a traceback."""
+    good = _valid_inputs(tmp_path)[verb]
+    capsys.readouterr()
+    code, text = _run([*verb, *good], capsys)
+    assert code == 0, text
+    for a in VERBS[verb]._actions:
+        if not a.option_strings or a.type not in (int, float):
+            continue
+        for value in (["abc", "-5"] if a.type is int else ["abc", "nan", "-inf", "-5"]):
+            argv = [*verb, *good, a.option_strings[-1], value]
+            if a.dest in ("workers", "gpus_per_worker", "address"):
+                argv += ["--backend", "ray"]
+            code, text = _run(argv, capsys)
+            assert "Traceback" not in text, f"{argv}\n{text}"
+            assert code in (0, 1, 2), f"{argv} exited {code}:\n{text}"
+            if value in ("abc", "nan", "-inf"):
+                assert code == 2, f"{argv} accepted {value!r}:\n{text}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import pkgutil
 import sys
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Checks every verb shares: float options finite, seeds not negative."""
+    for key, value in vars(args).items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise VideoJuryError(f"{flag} must be a finite number, got {value}")
+        if key == "seed" and isinstance(value, int) and value < 0:
+            raise VideoJuryError(f"--seed must be 0 or more, got {value}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``videojury`` command."""
     parser = build_parser()
@@ -73,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_numbers(args)
         return int(args.func(args) or 0)
     except VideoJuryError as exc:
         console.print(styled(("error:", "bold red"), " ", str(exc)), soft_wrap=True)

@@ -266,8 +266,10 @@ class RayExecutor(Executor):
         self.ray = require("ray", "ray", "the Ray backend (--backend ray)")
         if workers is not None and workers < 1:
             raise VideoJuryError(f"--workers must be at least 1 (got {workers})")
-        if gpus_per_worker is not None and gpus_per_worker < 0:
-            raise VideoJuryError(f"--gpus-per-worker must be 0 or more (got {gpus_per_worker})")
+        if gpus_per_worker is not None and not gpus_per_worker >= 0 or \
+                gpus_per_worker == float("inf"):  # NaN fails >= 0
+            raise VideoJuryError(f"--gpus-per-worker must be a finite number, 0 or more (got "
+                                 f"{gpus_per_worker})")
         if retries < 0:
             raise VideoJuryError(f"retries must be 0 or more (got {retries})")
         self.address = address
