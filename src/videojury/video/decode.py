@@ -599,7 +599,9 @@ class _ArraySource:
 
     def __call__(self) -> Iterator[np.ndarray]:
         for i in self.indices:
-            yield self.prep(self.video[i])
+            frame = self.prep(self.video[i])
+            # a copy when not resized: a metric may change its frames, not the caller's clip
+            yield frame.copy() if self.prep.size is None else frame
 
 
 def sample_many(
