@@ -85,8 +85,24 @@ class DualEncoder:
             outs.append(torch.nn.functional.normalize(e, dim=-1))
         return torch.cat(outs).cpu()
 
-    def text_embeds(self, texts: Sequence[str]):
-        """(N, D) normalised embeddings of N texts (truncated to the model's length)."""
+    def image_embeds_grad(self, frames255):
+        """(N, D) normalised embeddings of (N, 3, H, W) float frames in [0, 255], with
+        gradients to the pixels (the reward path; see :mod:`videojury.models.pixels`)."""
+        from .pixels import image_pixels, model_dtype
+
+        torch = _torch()
+        proc = getattr(self.processor, "image_processor", self.processor)
+        px = image_pixels(frames255, proc)
+        px = px.to(self.backbone.device, model_dtype(self.model))
+        with self.backbone.lock, torch.enable_grad():
+            e = _as_tensor(self.model.get_image_features(pixel_values=px))
+        return torch.nn.functional.normalize(e, dim=-1)
+
+    def text_embeds(self, texts: Sequence[str], inference: bool = True):
+        """(N, D) normalised embeddings of N texts (truncated to the model's length).
+
+        ``inference=False`` returns ordinary (no-grad) tensors that may enter an
+        autograd graph, as the reward path needs."""
         torch = _torch()
         tok = self.backbone.tokenizer
         max_len = int(getattr(self.model.config.text_config, "max_position_embeddings", 77))
@@ -99,9 +115,11 @@ class DualEncoder:
                if k in ("input_ids", "attention_mask")}
         if self.is_siglip:
             enc.pop("attention_mask", None)  # SigLIP's text tower takes no mask
-        with self.backbone.lock, torch.inference_mode():
-            e = _as_tensor(self.model.get_text_features(**enc)).float()
-        return torch.nn.functional.normalize(e, dim=-1).cpu()
+        with self.backbone.lock, (torch.inference_mode() if inference else torch.no_grad()):
+            e = _as_tensor(self.model.get_text_features(**enc))
+            e = e.float() if inference else e
+        return torch.nn.functional.normalize(e, dim=-1).cpu() if inference else \
+            torch.nn.functional.normalize(e, dim=-1)
 
 
 class MatchScorer:
@@ -115,6 +133,26 @@ class MatchScorer:
         self.backbone = backbone
         self.model = backbone.model
         self.processor = backbone.processor
+
+    def match_prob_grad(self, frames255, texts: Sequence[str]):
+        """P(match) of each (frame, text) pair, frames (N, 3, H, W) floats in [0, 255],
+        with gradients to the pixels (the reward path)."""
+        from .pixels import image_pixels, model_dtype
+
+        torch = _torch()
+        if len(frames255) != len(texts):
+            raise ValueError("frames and texts must pair up")
+        max_len = int(self.model.config.text_config.max_position_embeddings)
+        proc = getattr(self.processor, "image_processor", self.processor)
+        px = image_pixels(frames255, proc).to(self.backbone.device, model_dtype(self.model))
+        enc = self.backbone.tokenizer(list(texts), padding=True, truncation=True,
+                                      max_length=max_len, return_tensors="pt")
+        enc = {k: v.to(self.backbone.device) for k, v in enc.items()
+               if k in ("input_ids", "attention_mask")}
+        with self.backbone.lock, torch.enable_grad():
+            itm = self.model(pixel_values=px, **enc, use_itm_head=True)
+        logits = itm.itm_score if hasattr(itm, "itm_score") else itm[0]
+        return torch.softmax(logits, dim=-1)[:, 1]
 
     def score(self, frames: Sequence[np.ndarray], texts: Sequence[str],
               timer: Timer | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -231,6 +231,42 @@ class VideoLMM:
 
         return run_batched(keys, lengths, batch_size, run)
 
+    def next_token_logprobs_grad(self, clips: Sequence[Any], frames: Sequence[Frames],
+                                 texts: Sequence[str]):
+        """Log-softmax of the next token, (B, V), with gradients to the pixels.
+
+        ``clips``: float (T, 3, H, W) tensors in [0, 1], already sampled and sized
+        as the metric's frame policy says; ``frames``: the same frames rounded to
+        uint8 (with their indices and fps), from which the processor lays out the
+        tokens. The pixel tensor the processor makes from them is replaced by
+        one computed in torch from ``clips`` (:func:`~videojury.models.pixels.
+        video_pixels`), checked against it. The reward path of VQAScore and the
+        level judges.
+        """
+        from .pixels import model_dtype, video_pixels
+
+        torch = _torch()
+        vp = self.processor.video_processor
+        dtype = model_dtype(self.backbone.model)
+        keys = [f.array.shape for f in frames]
+        lengths = [len(t) for t in texts]
+
+        def run(batch: list[int]) -> list[Any]:
+            inputs = self.encode([frames[i] for i in batch], [texts[i] for i in batch])
+            key = "pixel_values_videos" if "pixel_values_videos" in inputs else "pixel_values"
+            px = video_pixels([clips[i] * 255.0 for i in batch], vp, inputs, key,
+                              self.video_kwargs)
+            feed = dict(inputs)
+            feed[key] = px.to(self.backbone.device, dtype)
+            with self.backbone.lock, torch.enable_grad():
+                try:
+                    out = self.backbone.model(**feed, logits_to_keep=1, use_cache=False)
+                except TypeError:
+                    out = self.backbone.model(**feed, use_cache=False)
+            return list(torch.log_softmax(out.logits[:, -1, :], dim=-1).unbind(0))
+
+        return torch.stack(run_batched(keys, lengths, len(frames), run))
+
     # --- generating ---------------------------------------------------------
     def digit_ids(self) -> dict[int, list[int]]:
         """Token ids that spell each digit 1-5 on their own (with or without a leading space)."""

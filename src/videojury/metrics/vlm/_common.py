@@ -125,6 +125,23 @@ class ModelMetric(Metric):
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
         raise NotImplementedError
 
+    def reward(self, frames: Any, prompts: str | Sequence[str] | None = None, *,
+               fps: float | None = None, field: str | None = None):
+        """The metric's score as a differentiable function of the pixels: a (B,) tensor.
+
+        ``frames``: float tensor (B, T, 3, H, W) with values in [0, 1] (or one
+        clip (T, 3, H, W), or a list of clips of different sizes); ``prompts``:
+        one per clip (a string for one clip; None for prompt-free metrics);
+        ``fps``: the clips' frame rate (needed by metrics that sample by time,
+        e.g. on Qwen-VL). ``field``: which field (default: the first). The
+        frames are sampled, resized and normalised as the scored path does,
+        in torch, so ``reward`` matches :meth:`score` on the same frames to
+        rounding; see :mod:`videojury.metrics.vlm.reward`.
+        """
+        from .reward import run_reward
+
+        return run_reward(self, frames, prompts, fps=fps, field=field)
+
     def __getstate__(self) -> dict[str, Any]:
         # Pickled metrics (other executors) carry options, not loaded models.
         state = dict(self.__dict__)
