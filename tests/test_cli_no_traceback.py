@@ -215,8 +215,10 @@ def test_no_rich_markup_tags_in_cli_strings():
     assert not cli.console._markup and not cli.out._markup
 
 
-def _valid_inputs(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
-    """Arguments that run each of these verbs successfully (small inputs)."""
+@pytest.fixture(scope="module")
+def valid_inputs(tmp_path_factory) -> dict[tuple[str, ...], list[str]]:
+    """Arguments that run each of these verbs successfully (small inputs, made once)."""
+    tmp_path = tmp_path_factory.mktemp("valid")
     import numpy as np
     import pandas as pd
 
@@ -237,7 +239,26 @@ def _valid_inputs(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
     pd.DataFrame({"video": vids, "mos": rng.random(6) * 4 + 1}).to_csv(human, index=False)
     store = tmp_path / "s.sqlite"
     assert main(["score", str(video), "-m", "flicker", "--store", str(store), "--quiet"]) == 0
+    board = tmp_path / "board.csv"
+    pd.DataFrame({"model": ["m1", "m2", "m3"], "s": [0.1, 0.5, 0.9],
+                  "t": [3.0, 2.0, 1.0]}).to_csv(board, index=False)
+    from videojury.bench.synthetic import make_synthetic_bench
+
+    suite, videos = make_synthetic_bench(tmp_path / "bench", models=[("a", 1), ("b", 2)],
+                                         n_prompts=2)
+    bench_out = tmp_path / "bench_out"
+    assert main(["bench", str(suite), str(videos), "-m", "flicker", "--no-store", "--out",
+                 str(bench_out), "--bootstrap", "0", "--quiet"]) == 0
+    cands = tmp_path / "cands.csv"
+    pd.DataFrame([{"video": str(f), "prompt_id": f.stem} for f in sorted(videos.rglob("*.mp4"))]
+                 ).to_csv(cands, index=False)
     return {
+        ("leaderboard",): [str(board), "-m", "s:higher", "-m", "t:lower", "-n", "model"],
+        ("bench",): [str(suite), str(videos), "-m", "flicker", "--no-store", "--out",
+                     str(tmp_path / "bench_out2"), "--quiet"],
+        ("report",): [str(bench_out), "--no-thumbs"],
+        ("best-of-n",): [str(cands), "-m", "flicker", "-o", str(tmp_path / "picks.csv"),
+                         "--no-store", "--quiet", "--resamples", "20"],
         ("score",): [str(video), "-m", "flicker", "--no-store", "--quiet"],
         ("mos",): [str(ratings), "-o", str(tmp_path / "mos_out.csv")],
         ("pairs",): [str(pairs), "-o", str(tmp_path / "pairs_out.csv")],
@@ -246,12 +267,13 @@ def _valid_inputs(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
     }
 
 
-@pytest.mark.parametrize("verb", [("score",), ("mos",), ("pairs",), ("correlate",), ("export",)],
+@pytest.mark.parametrize("verb", [("score",), ("mos",), ("pairs",), ("correlate",), ("export",),
+                                  ("leaderboard",), ("bench",), ("report",), ("best-of-n",)],
                          ids=lambda v: "-".join(v))
-def test_bad_option_values_with_valid_inputs(verb, tmp_path, capsys):
+def test_bad_option_values_with_valid_inputs(verb, valid_inputs, capsys):
     """With inputs that are fine, every int/float option given a bad value still
     ends in a message (or runs, where the value is legal), never a traceback."""
-    good = _valid_inputs(tmp_path)[verb]
+    good = valid_inputs[verb]
     capsys.readouterr()
     code, text = _run([*verb, *good], capsys)
     assert code == 0, text
