@@ -68,6 +68,10 @@ def test_cli_writes_picks_and_gains(candidates, store, tmp_path):
     assert list(picks.columns[:3]) == ["prompt_id", "video", "niqe"]
     assert sorted(picks["prompt_id"]) == [f"p{i:03d}" for i in range(8)]
     assert (picks["degradation"] == "none").mean() >= 7 / 8
+    # The picks carry their fields' metadata (directions) beside the CSV.
+    from videojury.io import field_directions, read_table
+
+    assert field_directions(read_table(out))["niqe"] is False
     g = pd.read_json(gains, lines=True)
     assert list(g["field"]) == ["niqe"] and g["gain"].iloc[0] > 0
 

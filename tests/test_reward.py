@@ -3,16 +3,15 @@
 * The torch preprocessing equals OpenCV's resize and the processors' own
   output to rounding, and is exactly differentiable (``gradcheck``).
 * ``m.reward(frames, prompts)`` equals the scored path (``videojury.score``
-  on a lossless FFV1 file, or ``score_batch`` on the same frames in memory)
-  to a stated tolerance, for every supported metric and model family.
+  on a lossless FFV1 file, or the metric called on the same frames in memory
+  (``m(frames, fps=..., prompt=...)``) to a stated tolerance, for every
+  supported metric and model family.
 * Gradients reach the pixels, are finite and non-zero, and agree with
   central finite differences in float64 (random directions and single
   coordinates) for a CLIP-family metric, BLIP ITM, VQAScore and a level judge.
 """
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,7 +25,6 @@ import videojury  # noqa: E402
 from videojury.errors import MetricError  # noqa: E402
 from videojury.metrics import load_metric  # noqa: E402
 from videojury.video import write_video  # noqa: E402
-from videojury.video.decode import frames_from_array  # noqa: E402
 
 pytestmark = pytest.mark.models
 PROMPT = "a red car on the road"
@@ -54,8 +52,8 @@ def _float(u8: np.ndarray, dtype=torch.float32):
 
 
 def _scored(m, u8: np.ndarray, fps: float, prompt: str = PROMPT) -> dict[str, float]:
-    fr = frames_from_array(u8, fps, m.frame_policy())
-    return m.score_batch([fr], [SimpleNamespace(video="clip", prompt=prompt, question=None)])[0]
+    """The metric's ordinary (non-differentiable) score of the same frames in memory."""
+    return m(u8, fps=fps, prompt=prompt if m.needs_prompt else None)
 
 
 # --- preprocessing ----------------------------------------------------------

@@ -294,11 +294,15 @@ def best_of_n(
         check_text_needs(items, m.name, m.needs_prompt, m.needs_question)
     columns = field_columns(metric_objs)
     w = _resolve_weights(weights, metric_objs, columns)
-    directions = {col: bool(f.higher_is_better) for _m, f, col in columns}
 
     df, stats = score(items, metrics=metric_objs, store=store, backend=backend,
                       backend_options=backend_options, retry_errors=retry_errors,
                       progress=progress, return_stats=True)
+    # Directions come from the field metadata the results table carries.
+    from .io import field_directions
+
+    known = field_directions(df)
+    directions = {col: known.get(col, bool(f.higher_is_better)) for _m, f, col in columns}
     objective, picks, skipped = select(df, groups, w, directions, normalize)
     table = df.copy()
     table["objective"] = objective

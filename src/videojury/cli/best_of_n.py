@@ -66,7 +66,7 @@ def check_output(path: Path, what: str = "--out") -> None:
 
 def run(args) -> int:
     from ..errors import InputError
-    from ..run.store import export_frame
+    from ..io import write_table
     from ..selection import best_of_n, parse_weights
     from . import console, out, styled
 
@@ -79,10 +79,10 @@ def run(args) -> int:
     res = best_of_n(args.manifest, args.metric, weights=weights, normalize=args.normalize,
                     store=store_arg(args), n_resamples=args.resamples, seed=args.seed,
                     retry_errors=args.retry_errors)
-    export_frame(res.picks, args.out)
+    write_table(res.picks, args.out)
     console.print(f"wrote {args.out} ({len(res.picks)} picks)")
     if args.gains is not None:
-        export_frame(res.gains, args.gains)
+        write_table(res.gains, args.gains)
         console.print(f"wrote {args.gains}")
     if res.skipped:
         console.print(styled((f"{len(res.skipped)} prompt(s) had no candidate with finite "
