@@ -29,9 +29,7 @@ What the run writes in ``output_dir``::
 
 from __future__ import annotations
 
-import csv
 import functools
-import json
 import math
 import os
 import shutil
@@ -44,25 +42,14 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError, MetricError, require
+from ..io import write_json
+from .checkpointing import CheckpointMixin
 from .config import TrainConfig
 from .data import EncodedDataset, FrameCache, Split, frame_policy, split_examples
-from .saving import (
-    HEADS_FILE,
-    assign_exact,
-    optimizer_from_files,
-    optimizer_to_files,
-    read_tensors,
-    rng_state,
-    save_evaluator,
-    save_tensors,
-    set_rng_state,
-)
-from ..io import write_json
-
-# Config keys that may change between a run and its resumption.
-_VOLATILE = {("train", "max_steps"), ("train", "checkpoint_every"),
-             ("train", "keep_checkpoints"), ("data", "num_workers"), ("data", "cache"),
-             ("train", "tensorboard"), ("train", "eval_batch_size"), ("train", "threads")}
+from .evaluation import EvaluationMixin
+from .losses import stage_loss
+from .runlog import CsvLog, fmt_metrics, log_columns, open_tensorboard, peak_gb
+from .saving import HEADS_FILE, save_evaluator
 
 
 @dataclass
@@ -79,14 +66,6 @@ class TrainResult:
     seconds_per_step: float = 0.0
     stopped_early: bool = False
     main_process: bool = True  # False on the other ranks of a multi-process run
-
-
-def _fingerprint(cfg: TrainConfig) -> str:
-    d = cfg.to_dict()
-    d.pop("source", None)
-    for sec, key in _VOLATILE:
-        d.get(sec, {}).pop(key, None)
-    return json.dumps(d, sort_keys=True)
 
 
 def _local_or_name(cfg: TrainConfig, value: str) -> str:
@@ -112,73 +91,13 @@ def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * prog))
 
 
-class CsvLog:
-    """Append-only CSV of training and evaluation rows (fixed columns)."""
+class Trainer(CheckpointMixin, EvaluationMixin):
+    """One training run (use :func:`train`).
 
-    def __init__(self, path: Path, columns: list[str], enabled: bool) -> None:
-        self.path = path
-        self.columns = columns
-        self.enabled = enabled
-
-    def truncate_after(self, global_step: int) -> None:
-        """Drop rows logged after ``global_step`` (they are replayed on resume)."""
-        if not self.enabled or not self.path.exists():
-            return
-        with open(self.path, newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.DictReader(fh) if int(r.get("global_step") or 0) <= global_step]
-        with open(self.path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, self.columns, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-
-    def append(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        new = not self.path.exists()
-        with open(self.path, "a", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, self.columns, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow({k: (f"{v:.3f}" if k == "time" else f"{v:.6g}")
-                        if isinstance(v, float) else v for k, v in row.items()})
-
-
-def _correlations(pred: np.ndarray, mos: np.ndarray) -> dict[str, float]:
-    """SRCC/PLCC/KRCC from the agreement module (NaN when undefined)."""
-    from ..stats.correlation import krcc, plcc, srcc
-
-    if len(pred) < 2:
-        return {"srcc": float("nan"), "plcc": float("nan"), "krcc": float("nan")}
-    return {"srcc": srcc(pred, mos), "plcc": plcc(pred, mos), "krcc": krcc(pred, mos)}
-
-
-def _pearson_loss(pred, y):
-    """1 - Pearson r of a batch (0 when undefined)."""
-    import torch
-
-    if pred.numel() < 3:
-        return pred.sum() * 0.0
-    pc, yc = pred - pred.mean(), y - y.mean()
-    den = torch.sqrt((pc * pc).sum() * (yc * yc).sum()) + 1e-8
-    return 1.0 - (pc * yc).sum() / den
-
-
-def _rank_loss(pred, y, margin: float):
-    """Pairwise hinge: each pair ordered as its MOS says, by at least ``margin``."""
-    import torch
-
-    if pred.numel() < 2:
-        return pred.sum() * 0.0
-    dp = pred[:, None] - pred[None, :]
-    dy = torch.sign(y[:, None] - y[None, :])
-    mask = dy != 0
-    if not mask.any():
-        return pred.sum() * 0.0
-    return torch.relu(margin - dp * dy)[mask].mean()
-
-
-class Trainer:
-    """One training run (use :func:`train`)."""
+    The seams live in their own modules: checkpoints (:mod:`.checkpointing`),
+    losses (:mod:`.losses`), evaluation (:mod:`.evaluation`) and logs
+    (:mod:`.runlog`); this class sets the run up and drives the stages.
+    """
 
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None,
                  on_step: Callable[[int], None] | None = None) -> None:
@@ -358,127 +277,6 @@ class Trainer:
         out["inputs"] = inputs
         return out
 
-    # --- losses ------------------------------------------------------------------
-    def _loss(self, model, kind: str, batch: dict[str, Any]) -> tuple[Any, dict[str, float]]:
-        """The stage's loss on one micro-batch; ``model`` is the prepared (DDP) module, so
-        the backward pass averages gradients across processes."""
-        import torch.nn.functional as F
-
-        lc = self.cfg.loss
-        want_lm = kind != "regression" or lc.lm > 0
-        out = model(batch["inputs"], batch["anchors"], want_lm=want_lm)
-        parts: dict[str, float] = {}
-        if kind != "regression":
-            ce = F.cross_entropy(out["lm_logits"], batch["lm_target"], ignore_index=-100)
-            parts["ce"] = float(ce.detach())
-            return ce, parts
-        tgt = batch["target"]
-        pred = out["preds"].gather(1, tgt[:, None]).squeeze(1)
-        y = batch["value"].to(pred.dtype)
-        l1 = (pred - y).abs().mean()
-        loss = lc.l1 * l1
-        parts["l1"] = float(l1.detach())
-        if lc.plcc > 0 or lc.rank > 0:
-            pl, rk = [], []
-            for t in tgt.unique():
-                m = tgt == t
-                pl.append(_pearson_loss(pred[m], y[m]))
-                rk.append(_rank_loss(pred[m], y[m], lc.rank_margin))
-            if lc.plcc > 0:
-                v = sum(pl) / len(pl)
-                loss = loss + lc.plcc * v
-                parts["plcc_loss"] = float(v.detach())
-            if lc.rank > 0:
-                v = sum(rk) / len(rk)
-                loss = loss + lc.rank * v
-                parts["rank_loss"] = float(v.detach())
-        if lc.lm > 0:
-            ce = F.cross_entropy(out["lm_logits"], batch["lm_target"], ignore_index=-100)
-            loss = loss + lc.lm * ce
-            parts["lm_loss"] = float(ce.detach())
-        return loss, parts
-
-    # --- evaluation --------------------------------------------------------------
-    def predict(self, ds) -> np.ndarray:
-        """Predictions (n, targets) in MOS/scale units for every example of ``ds``."""
-        import torch
-
-        n = len(ds)
-        mine = list(range(self.rank, n, self.world))
-        bs = self.cfg.train.eval_batch_size
-        batches = [mine[i:i + bs] for i in range(0, len(mine), bs)]
-        rows: list[tuple[int, list[float]]] = []
-        self.model.eval()
-        with torch.no_grad():
-            for batch in self._loader(ds, batches):
-                b = self._to_device(batch)
-                with self.acc.autocast():
-                    preds = self.model(b["inputs"], b["anchors"])["preds"].float().cpu()
-                rows += list(zip(b["index"].tolist(), preds.tolist()))
-        if self.world > 1:
-            from accelerate.utils import gather_object
-
-            rows = gather_object(rows)
-        out = np.full((n, len(self.targets)), np.nan)
-        for i, p in rows:
-            out[i] = p
-        return out
-
-    def qa_accuracy(self, ds) -> float:
-        """Share of QA examples where P(Yes) vs P(No) picks the human answer."""
-        import torch
-
-        n = len(ds)
-        mine = list(range(self.rank, n, self.world))
-        bs = self.cfg.train.eval_batch_size
-        batches = [mine[i:i + bs] for i in range(0, len(mine), bs)]
-        hits: list[int] = []
-        self.model.eval()
-        with torch.no_grad():
-            for batch in self._loader(ds, batches):
-                b = self._to_device(batch)
-                with self.acc.autocast():
-                    logits = self.model(b["inputs"], b["anchors"], want_lm=True)["lm_logits"]
-                pair = logits.gather(1, b["choices"])
-                said_yes = (pair[:, 0] >= pair[:, 1]).long()
-                hits += (said_yes == b["answer"]).long().tolist()
-        if self.world > 1:
-            from accelerate.utils import gather_object
-
-            hits = gather_object(hits)
-        return float(np.mean(hits)) if hits else float("nan")
-
-    def evaluate(self) -> dict[str, Any]:
-        """Validation metrics: per target SRCC/PLCC/KRCC and L1, their means, QA accuracy."""
-        res: dict[str, Any] = {}
-        self._val_table = None
-        if self.split.val:
-            ds = self._dataset(self.split.val, with_answer=False, kind="val")
-            pred = self.predict(ds)
-            self._val_table = [
-                {"video": e.video, "target": self.targets[e.target].name, "mos": e.mos,
-                 "prediction": float(pred[i, e.target]) * self.targets[e.target].scale}
-                for i, e in enumerate(self.split.val)]
-            l1s, keys = [], {"srcc": [], "plcc": [], "krcc": []}
-            for t_idx, t in enumerate(self.targets):
-                idx = [i for i, e in enumerate(self.split.val) if e.target == t_idx]
-                if not idx:
-                    continue
-                p = pred[idx, t_idx]
-                y = np.array([self.split.val[i].value for i in idx])
-                c = _correlations(p, y)
-                for k, v in c.items():
-                    res[f"{k}_{t.name}"] = v
-                    keys[k].append(v)
-                l1s.append(float(np.mean(np.abs(p - y))))
-            for k, vals in keys.items():
-                res[k] = float(np.nanmean(vals)) if vals and not all(
-                    math.isnan(v) for v in vals) else float("nan")
-            res["val_l1"] = float(np.mean(l1s)) if l1s else float("nan")
-        if self.split.val_qa:
-            res["qa_acc"] = self.qa_accuracy(self._dataset(self.split.val_qa, True, "val_qa"))
-        return res
-
     _datasets: dict[tuple, Any]
 
     def _dataset(self, examples, with_answer: bool, kind: str):
@@ -488,21 +286,6 @@ class Trainer:
             cache[key] = EncodedDataset(examples, self.encoder, self.frames, with_answer,
                                         cache=self.cfg.data.cache)
         return cache[key]
-
-    def _selectable(self, res: dict[str, Any]) -> bool:
-        """Whether ``res`` holds the metric the best epoch is selected by."""
-        by = self.cfg.train.select_by
-        return ("val_l1" if by == "loss" else by) in res
-
-    def _better(self, new: dict[str, Any], best: dict[str, Any] | None) -> bool:
-        by = self.cfg.train.select_by
-        key = "val_l1" if by == "loss" else by
-        v = new.get(key, float("nan"))
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return best is None
-        if best is None or best.get(key) is None or math.isnan(best.get(key, float("nan"))):
-            return True
-        return v < best[key] if by == "loss" else v > best[key]
 
     # --- saving ------------------------------------------------------------------
     def meta(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -542,62 +325,6 @@ class Trainer:
                 pd.DataFrame(table).to_csv(folder / "val_predictions.csv", index=False)
         self.acc.wait_for_everyone()
 
-    def _ckpt_dir(self) -> Path:
-        return self.out / "checkpoints"
-
-    def save_checkpoint(self, pos: dict[str, Any], optimizer) -> None:
-        """Write a resumable checkpoint at an optimizer-step boundary."""
-        root = self._ckpt_dir()
-        name = f"step-{pos['global_step']:07d}"
-        tmp = root / (name + ".tmp")
-        if self.main:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir(parents=True)
-        self.acc.wait_for_everyone()
-        save_tensors(tmp / f"rng-{self.rank}.safetensors", rng_state())
-        self.acc.wait_for_everyone()
-        if self.main:
-            save_tensors(tmp / "weights.safetensors", self._saved_params())
-            tensors, info = optimizer_to_files(optimizer.state_dict())
-            save_tensors(tmp / "optimizer.safetensors", tensors)
-            write_json(info, tmp / "optimizer.json", sort_keys=True)
-            write_json({**pos, "fingerprint": _fingerprint(self.cfg), "world": self.world},
-                       tmp / "state.json", sort_keys=True)
-            final = root / name
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            write_json({"checkpoint": name}, root / "latest.json")
-            keep = max(1, self.cfg.train.keep_checkpoints)
-            old = sorted(p for p in root.glob("step-*") if p.is_dir() and not
-                         p.name.endswith(".tmp"))
-            for p in old[:-keep]:
-                shutil.rmtree(p, ignore_errors=True)
-        self.acc.wait_for_everyone()
-
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """Restore weights from the newest checkpoint; returns its state (None if none)."""
-        latest = self._ckpt_dir() / "latest.json"
-        if not latest.exists():
-            return None
-        name = json.loads(latest.read_text())["checkpoint"]
-        folder = self._ckpt_dir() / name
-        state = json.loads((folder / "state.json").read_text())
-        if state.get("fingerprint") != _fingerprint(self.cfg):
-            raise InputError(f"{folder}: the configuration changed since this checkpoint was "
-                             "written (only max_steps, checkpoint_every, keep_checkpoints, "
-                             "num_workers, cache, tensorboard and eval_batch_size may change "
-                             "on --resume); start a new output_dir or restore the config")
-        if int(state.get("world", 1)) != self.world:
-            raise InputError(f"{folder}: written by {state.get('world')} process(es), resumed "
-                             f"with {self.world}; resume with the same number of processes")
-        assign_exact(self._saved_params(), read_tensors(folder / "weights.safetensors",
-                                                       "checkpoint"),
-                     str(folder / "weights.safetensors"))
-        state["folder"] = str(folder)
-        return state
-
     # --- the run -----------------------------------------------------------------
     def run(self, resume: bool = False) -> TrainResult:
         import torch
@@ -609,34 +336,44 @@ class Trainer:
             torch.set_num_threads(threads)  # train.threads is for this run only
 
     def _run(self, resume: bool) -> TrainResult:
-        import torch
-
         t_start = time.perf_counter()
         self.setup()
+        run = self._start(resume)
+        state = run.state
+        for s_idx, stage in enumerate(self.cfg.stages):
+            if stage.epochs <= 0 or (state is not None and s_idx < int(state["stage"])):
+                continue
+            self._stage(run, s_idx, stage, state if state is not None
+                        and s_idx == int(state["stage"]) else None)
+            state = None
+        return self._finish(run, t_start)
+
+    def _start(self, resume: bool) -> _RunState:
+        """Write the config, open the logs, restore a checkpoint and check it may resume."""
         cfg = self.cfg
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json(cfg.to_dict(), self.out / "config.json", sort_keys=True)
-        cols = (["time", "stage", "kind", "epoch", "step", "global_step", "split", "lr", "loss",
-                 "l1", "plcc_loss", "rank_loss", "lm_loss", "ce", "val_l1", "srcc", "plcc",
-                 "krcc", "qa_acc", "seconds", "mem_gb"]
-                + [f"{k}_{t.name}" for t in self.targets for k in ("srcc", "plcc", "krcc")])
-        log = CsvLog(self.out / "metrics.csv", cols, self.main)
-        tb = self._tensorboard() if self.main and cfg.train.tensorboard else None
+        log = CsvLog(self.out / "metrics.csv", log_columns([t.name for t in self.targets]),
+                     self.main)
+        tb = open_tensorboard(self.out, self.say) if self.main and cfg.train.tensorboard \
+            else None
         state = self.load_checkpoint() if resume else None
         if resume and state is None:
             self.say("no checkpoint to resume from; starting from the beginning")
         if state is None and self.main and (self.out / "metrics.csv").exists():
             (self.out / "metrics.csv").unlink()
-        if state is not None:
-            self.say(f"resuming from {state['folder']} (stage {state['stage']}, epoch "
-                     f"{state['epoch']}, step {state['step']})")
-            log.truncate_after(int(state["global_step"]))
-        history: list[dict[str, Any]] = list(state.get("history", [])) if state else []
+        run = _RunState(log, tb, state)
+        if state is None:
+            return run
+        self.say(f"resuming from {state['folder']} (stage {state['stage']}, epoch "
+                 f"{state['epoch']}, step {state['step']})")
+        log.truncate_after(int(state["global_step"]))
+        run.history = list(state.get("history", []))
         # Stages that max_steps stopped early (stage -> its steps): a resumed run cannot go
         # back to them, so it may not pretend to be the full run.
-        cut_short: dict[str, int] = dict(state.get("cut_short", {})) if state else {}
-        for s_key, n_done in sorted(cut_short.items()):
+        run.cut_short = dict(state.get("cut_short", {}))
+        for s_key, n_done in sorted(run.cut_short.items()):
             if int(s_key) < int(state["stage"]) and (not cfg.train.max_steps
                                                      or cfg.train.max_steps > n_done):
                 raise InputError(
@@ -644,153 +381,161 @@ class Trainer:
                     f"stopped after {n_done} optimizer steps by max_steps, and the run has "
                     "moved on to a later stage; resuming cannot finish it. Resume with the "
                     f"same --max-steps {n_done}, or start the full run in a new output_dir")
-        best: dict[str, Any] | None = state.get("best") if state else None
-        baseline: dict[str, Any] | None = state.get("baseline") if state else None
-        global_step = int(state["global_step"]) if state else 0
-        step_times: list[float] = []
-        stopped_early = False
-        last_stage = max((i for i, s in enumerate(cfg.stages) if s.epochs > 0), default=-1)
+        run.best, run.baseline = state.get("best"), state.get("baseline")
+        run.global_step = int(state["global_step"])
+        return run
 
-        for s_idx, stage in enumerate(cfg.stages):
-            if stage.epochs <= 0:
-                continue
-            if state is not None and s_idx < int(state["stage"]):
-                continue
-            resuming_here = state is not None and s_idx == int(state["stage"])
-            cut_short.pop(str(s_idx), None)  # set again below if max_steps stops it again
-            examples = self.split.train_qa if stage.kind == "qa" else self.split.train
-            with_answer = stage.kind != "regression" or cfg.loss.lm > 0
-            ds = self._dataset(examples, with_answer, f"train-{stage.kind}")
-            body, heads = self._set_trainable(stage.kind, stage.train_projector)
-            lr = stage.lr or cfg.train.lr
-            groups = [{"params": body, "lr": lr, "base_lr": lr}]
-            if heads:
-                hl = cfg.train.head_lr or lr
-                groups.append({"params": heads, "lr": hl, "base_lr": hl})
-            groups = [g for g in groups if g["params"]]
-            if not groups:
-                raise InputError(f"stage {s_idx} ({stage.kind}) has nothing to train (no LoRA "
-                                 "and no projector found)")
-            opt = torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.train.weight_decay)
-            model, opt = self.acc.prepare(self.model, opt)
-            per_epoch = len(self._epoch_batches(len(ds), s_idx, 0))
-            accum = cfg.train.grad_accum
-            n_epochs = int(math.ceil(stage.epochs))
-            micro_in = [per_epoch] * n_epochs
-            micro_in[-1] = int(round(per_epoch * (stage.epochs - (n_epochs - 1))))
-            # The schedule follows the planned length; max_steps only stops early, so it
-            # may change on --resume without changing the run.
-            total = sum(int(math.ceil(m / accum)) for m in micro_in)
-            warmup = int(round(cfg.train.warmup_ratio * total))
-            step = 0
-            start_epoch, start_group = 0, 0
-            if resuming_here:
-                opt.load_state_dict(optimizer_from_files(
-                    read_tensors(Path(state["folder"]) / "optimizer.safetensors", "checkpoint"),
-                    json.loads((Path(state["folder"]) / "optimizer.json").read_text())))
-                step = int(state["step"])
-                start_epoch, start_group = int(state["epoch"]), int(state["group"])
-                set_rng_state(read_tensors(Path(state["folder"]) /
-                                           f"rng-{self.rank}.safetensors", "checkpoint"))
-            elif baseline is None and stage.kind == "regression" and self.split.val:
-                baseline = self.evaluate()
-                row = {"time": time.time(), "stage": s_idx, "kind": stage.kind, "epoch": 0,
-                       "step": 0, "global_step": global_step, "split": "val", **baseline}
-                log.append(row)
-                self.say("before training: " + _fmt(baseline))
-            self.say(f"stage {s_idx} ({stage.kind}): {len(ds)} examples, {stage.epochs:g} "
-                     f"epoch(s), {total} optimizer steps"
-                     + (f" (stopping after {cfg.train.max_steps})" if cfg.train.max_steps
-                        and cfg.train.max_steps < total else ""))
-            state = None
-            done = False
-            for epoch in range(start_epoch, n_epochs):
-                batches = self._epoch_batches(len(ds), s_idx, epoch)[:micro_in[epoch]]
-                grouped = [batches[i:i + accum] for i in range(0, len(batches), accum)]
-                flat = [b for g in grouped[start_group:] for b in g]
-                loader = iter(self._loader(ds, flat))
-                next_group = start_group
-                for g_idx in range(start_group, len(grouped)):
-                    if cfg.train.max_steps and step >= cfg.train.max_steps:
-                        done = stopped_early = True
-                        break
-                    t0 = time.perf_counter()
-                    model.train()
-                    factor = lr_factor(step, total, warmup, cfg.train.schedule)
-                    for g in opt.param_groups:
-                        g["lr"] = g["base_lr"] * factor
-                    group = grouped[g_idx]
-                    sums: dict[str, float] = {}
-                    loss_sum = 0.0
-                    for m_idx in range(len(group)):
-                        batch = self._to_device(next(loader))
-                        sync = m_idx == len(group) - 1
-                        with (nullcontext() if sync else self.acc.no_sync(model)):
-                            with self.acc.autocast():
-                                loss, parts = self._loss(model, stage.kind, batch)
-                            self.acc.backward(loss / len(group))
-                        loss_sum += float(loss.detach()) / len(group)
-                        for k, v in parts.items():
-                            sums[k] = sums.get(k, 0.0) + v / len(group)
-                    if cfg.train.max_grad_norm > 0:
-                        self.acc.clip_grad_norm_([p for g in groups for p in g["params"]],
-                                                 cfg.train.max_grad_norm)
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
-                    step += 1
-                    global_step += 1
-                    next_group = g_idx + 1
-                    step_times.append(time.perf_counter() - t0)
-                    row = {"time": time.time(), "stage": s_idx, "kind": stage.kind,
-                           "epoch": epoch + 1, "step": step, "global_step": global_step,
-                           "split": "train", "lr": opt.param_groups[0]["lr"], "loss": loss_sum,
-                           "seconds": step_times[-1], "mem_gb": self._peak_gb(), **sums}
-                    log.append(row)
-                    if tb is not None:
-                        tb.add_scalar(f"train/loss_{stage.kind}", loss_sum, global_step)
-                    every = cfg.train.checkpoint_every
-                    if every and global_step % every == 0:
-                        self.save_checkpoint(
-                            {"stage": s_idx, "epoch": epoch, "group": g_idx + 1, "step": step,
-                             "global_step": global_step, "best": best, "baseline": baseline,
-                             "history": history, "cut_short": cut_short}, opt)
-                    if self.on_step is not None:
-                        self.on_step(global_step)  # after the step's checkpoint, if any
-                    if cfg.train.max_steps and step >= cfg.train.max_steps:
-                        done = stopped_early = next_group < len(grouped) or epoch + 1 < n_epochs
-                        break
-                # Where a resumed run picks up: the next epoch, or the rest of this one
-                # when max_steps cut it short.
-                resume_at = (epoch, next_group) if done else (epoch + 1, 0)
-                if done:
-                    cut_short[str(s_idx)] = step
-                start_group = 0
-                # --- end of epoch (or of a stage cut short by max_steps) ---
-                res = self.evaluate()
-                info = {"stage": s_idx, "kind": stage.kind, "epoch": epoch + 1,
-                        "global_step": global_step, **res}
-                history.append(info)
-                log.append({"time": time.time(), "stage": s_idx, "kind": stage.kind,
-                            "epoch": epoch + 1, "step": step, "global_step": global_step,
-                            "split": "val", **res})
-                if tb is not None:
-                    for k, v in res.items():
-                        tb.add_scalar(f"val/{k}", v, global_step)
-                if res:
-                    self.say(f"stage {s_idx} epoch {epoch + 1}: " + _fmt(res))
-                if s_idx == last_stage and self._selectable(res) and self._better(res, best):
-                    best = info
-                    self._export(self.out / "best", info)
-                self.save_checkpoint({"stage": s_idx, "epoch": resume_at[0],
-                                      "group": resume_at[1], "step": step,
-                                      "global_step": global_step, "best": best,
-                                      "baseline": baseline, "history": history,
-                                      "cut_short": cut_short}, opt)
-                if done:
-                    break
-            self.model = self.acc.unwrap_model(model)
+    def _optimizer(self, s_idx: int, stage) -> tuple[Any, list[dict[str, Any]]]:
+        """AdamW over what the stage trains (body and heads at their learning rates)."""
+        import torch
 
-        final = {"global_step": global_step, **(history[-1] if history else {})}
+        cfg = self.cfg
+        body, heads = self._set_trainable(stage.kind, stage.train_projector)
+        lr = stage.lr or cfg.train.lr
+        groups = [{"params": body, "lr": lr, "base_lr": lr}]
+        if heads:
+            hl = cfg.train.head_lr or lr
+            groups.append({"params": heads, "lr": hl, "base_lr": hl})
+        groups = [g for g in groups if g["params"]]
+        if not groups:
+            raise InputError(f"stage {s_idx} ({stage.kind}) has nothing to train (no LoRA "
+                             "and no projector found)")
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.train.weight_decay), groups
+
+    def _stage(self, run: _RunState, s_idx: int, stage, resume_state: dict | None) -> None:
+        """Train one stage: its optimizer and schedule, then epoch after epoch."""
+        cfg = self.cfg
+        run.cut_short.pop(str(s_idx), None)  # set again below if max_steps stops it again
+        examples = self.split.train_qa if stage.kind == "qa" else self.split.train
+        with_answer = stage.kind != "regression" or cfg.loss.lm > 0
+        ds = self._dataset(examples, with_answer, f"train-{stage.kind}")
+        opt, groups = self._optimizer(s_idx, stage)
+        model, opt = self.acc.prepare(self.model, opt)
+        per_epoch = len(self._epoch_batches(len(ds), s_idx, 0))
+        n_epochs = int(math.ceil(stage.epochs))
+        micro_in = [per_epoch] * n_epochs
+        micro_in[-1] = int(round(per_epoch * (stage.epochs - (n_epochs - 1))))
+        # The schedule follows the planned length; max_steps only stops early, so it
+        # may change on --resume without changing the run.
+        total = sum(int(math.ceil(m / cfg.train.grad_accum)) for m in micro_in)
+        sp = _StagePlan(s_idx, stage, ds, model, opt, groups, micro_in, n_epochs, total,
+                        int(round(cfg.train.warmup_ratio * total)))
+        if resume_state is not None:
+            self.restore_optimizer(resume_state, opt)
+            sp.step = int(resume_state["step"])
+            sp.start_epoch, sp.start_group = int(resume_state["epoch"]), int(
+                resume_state["group"])
+        elif run.baseline is None and stage.kind == "regression" and self.split.val:
+            run.baseline = self.evaluate()
+            run.log.append({"time": time.time(), "stage": s_idx, "kind": stage.kind,
+                            "epoch": 0, "step": 0, "global_step": run.global_step,
+                            "split": "val", **run.baseline})
+            self.say("before training: " + fmt_metrics(run.baseline))
+        self.say(f"stage {s_idx} ({stage.kind}): {len(ds)} examples, {stage.epochs:g} "
+                 f"epoch(s), {total} optimizer steps"
+                 + (f" (stopping after {cfg.train.max_steps})" if cfg.train.max_steps
+                    and cfg.train.max_steps < total else ""))
+        for epoch in range(sp.start_epoch, n_epochs):
+            done, resume_at = self._epoch(run, sp, epoch)
+            sp.start_group = 0
+            self._end_epoch(run, sp, epoch, resume_at)
+            if done:
+                break
+        self.model = self.acc.unwrap_model(model)
+
+    def _epoch(self, run: _RunState, sp: _StagePlan, epoch: int) -> tuple[bool, tuple[int, int]]:
+        """The optimizer steps of one epoch (from ``sp.start_group`` when resuming).
+
+        Returns whether max_steps ended the stage, and where a resumed run picks up:
+        the next epoch, or the rest of this one when max_steps cut it short.
+        """
+        cfg = self.cfg
+        accum = cfg.train.grad_accum
+        batches = self._epoch_batches(len(sp.ds), sp.index, epoch)[:sp.micro_in[epoch]]
+        grouped = [batches[i:i + accum] for i in range(0, len(batches), accum)]
+        loader = iter(self._loader(sp.ds, [b for g in grouped[sp.start_group:] for b in g]))
+        next_group = sp.start_group
+        done = False
+        for g_idx in range(sp.start_group, len(grouped)):
+            if cfg.train.max_steps and sp.step >= cfg.train.max_steps:
+                done = run.stopped_early = True
+                break
+            t0 = time.perf_counter()
+            loss_sum, sums = self._optimizer_step(sp, grouped[g_idx], loader)
+            sp.step += 1
+            run.global_step += 1
+            next_group = g_idx + 1
+            run.step_times.append(time.perf_counter() - t0)
+            run.log.append({"time": time.time(), "stage": sp.index, "kind": sp.stage.kind,
+                            "epoch": epoch + 1, "step": sp.step, "global_step": run.global_step,
+                            "split": "train", "lr": sp.opt.param_groups[0]["lr"],
+                            "loss": loss_sum, "seconds": run.step_times[-1],
+                            "mem_gb": self._peak_gb(), **sums})
+            if run.tb is not None:
+                run.tb.add_scalar(f"train/loss_{sp.stage.kind}", loss_sum, run.global_step)
+            every = cfg.train.checkpoint_every
+            if every and run.global_step % every == 0:
+                self.save_checkpoint(run.position(sp, epoch, g_idx + 1), sp.opt)
+            if self.on_step is not None:
+                self.on_step(run.global_step)  # after the step's checkpoint, if any
+            if cfg.train.max_steps and sp.step >= cfg.train.max_steps:
+                done = run.stopped_early = (next_group < len(grouped)
+                                            or epoch + 1 < sp.n_epochs)
+                break
+        if done:
+            run.cut_short[str(sp.index)] = sp.step
+        return done, ((epoch, next_group) if done else (epoch + 1, 0))
+
+    def _optimizer_step(self, sp: _StagePlan, group: list, loader) -> tuple[float, dict]:
+        """One optimizer step over a group of micro-batches (gradient accumulation)."""
+        cfg = self.cfg
+        sp.model.train()
+        factor = lr_factor(sp.step, sp.total, sp.warmup, cfg.train.schedule)
+        for g in sp.opt.param_groups:
+            g["lr"] = g["base_lr"] * factor
+        sums: dict[str, float] = {}
+        loss_sum = 0.0
+        for m_idx in range(len(group)):
+            batch = self._to_device(next(loader))
+            sync = m_idx == len(group) - 1
+            with (nullcontext() if sync else self.acc.no_sync(sp.model)):
+                with self.acc.autocast():
+                    loss, parts = stage_loss(sp.model, sp.stage.kind, batch, cfg.loss)
+                self.acc.backward(loss / len(group))
+            loss_sum += float(loss.detach()) / len(group)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v / len(group)
+        if cfg.train.max_grad_norm > 0:
+            self.acc.clip_grad_norm_([p for g in sp.groups for p in g["params"]],
+                                     cfg.train.max_grad_norm)
+        sp.opt.step()
+        sp.opt.zero_grad(set_to_none=True)
+        return loss_sum, sums
+
+    def _end_epoch(self, run: _RunState, sp: _StagePlan, epoch: int,
+                   resume_at: tuple[int, int]) -> None:
+        """Validate, keep the best evaluator of the last stage, checkpoint."""
+        res = self.evaluate()
+        info = {"stage": sp.index, "kind": sp.stage.kind, "epoch": epoch + 1,
+                "global_step": run.global_step, **res}
+        run.history.append(info)
+        run.log.append({"time": time.time(), "stage": sp.index, "kind": sp.stage.kind,
+                        "epoch": epoch + 1, "step": sp.step, "global_step": run.global_step,
+                        "split": "val", **res})
+        if run.tb is not None:
+            for k, v in res.items():
+                run.tb.add_scalar(f"val/{k}", v, run.global_step)
+        if res:
+            self.say(f"stage {sp.index} epoch {epoch + 1}: " + fmt_metrics(res))
+        last_stage = max((i for i, s in enumerate(self.cfg.stages) if s.epochs > 0), default=-1)
+        if sp.index == last_stage and self._selectable(res) and self._better(res, run.best):
+            run.best = info
+            self._export(self.out / "best", info)
+        self.save_checkpoint(run.position(sp, *resume_at), sp.opt)
+
+    def _finish(self, run: _RunState, t_start: float) -> TrainResult:
+        """Export ``last/``, copy the selected evaluator up, write ``summary.json``."""
+        final = {"global_step": run.global_step, **(run.history[-1] if run.history else {})}
         self._export(self.out / "last", final)
         chosen = self.out / "best" if (self.out / "best").exists() else self.out / "last"
         if self.main:
@@ -802,41 +547,65 @@ class Trainer:
             for name in names:
                 os.replace(self.out / (name + ".tmp"), self.out / name)
         seconds = time.perf_counter() - t_start
-        result = TrainResult(self.out, self.out, best or final, baseline, history, global_step,
-                             seconds, float(np.mean(step_times)) if step_times else 0.0,
-                             stopped_early, self.main)
+        result = TrainResult(self.out, self.out, run.best or final, run.baseline, run.history,
+                             run.global_step, seconds,
+                             float(np.mean(run.step_times)) if run.step_times else 0.0,
+                             run.stopped_early, self.main)
         if self.main:
             write_json({
-                "best": best, "baseline": baseline, "history": history,
-                "global_step": global_step, "seconds": seconds,
+                "best": run.best, "baseline": run.baseline, "history": run.history,
+                "global_step": run.global_step, "seconds": seconds,
                 "seconds_per_step": result.seconds_per_step, "selected": chosen.name,
                 "peak_gpu_memory_gb": self._peak_gb(), "processes": self.world,
                 "data": self.split.describe()}, self.out / "summary.json", sort_keys=True)
-        if tb is not None:
-            tb.close()
+        if run.tb is not None:
+            run.tb.close()
         self.acc.wait_for_everyone()
         return result
 
     def _peak_gb(self) -> float | None:
-        """Peak CUDA memory allocated by this process so far, in GiB (None on CPU)."""
-        import torch
-
-        if self.acc.device.type != "cuda":
-            return None
-        return torch.cuda.max_memory_allocated(self.acc.device) / 2**30
-
-    def _tensorboard(self):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            self.say("TensorBoard is not installed; curves go to metrics.csv only")
-            return None
-        return SummaryWriter(str(self.out / "tensorboard"))
+        return peak_gb(self.acc.device)
 
 
-def _fmt(res: dict[str, Any]) -> str:
-    keys = [k for k in ("srcc", "plcc", "krcc", "val_l1", "qa_acc") if k in res]
-    return ", ".join(f"{k} {res[k]:.4f}" for k in keys)
+@dataclass
+class _RunState:
+    """What the loop carries across stages and epochs (and into checkpoints)."""
+
+    log: CsvLog
+    tb: Any
+    state: dict[str, Any] | None  # the checkpoint resumed from, if any
+    history: list[dict[str, Any]] = field(default_factory=list)
+    cut_short: dict[str, int] = field(default_factory=dict)
+    best: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    global_step: int = 0
+    step_times: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+    def position(self, sp: _StagePlan, epoch: int, group: int) -> dict[str, Any]:
+        """A checkpoint's ``state.json``: where to resume and what the run has seen."""
+        return {"stage": sp.index, "epoch": epoch, "group": group, "step": sp.step,
+                "global_step": self.global_step, "best": self.best, "baseline": self.baseline,
+                "history": self.history, "cut_short": self.cut_short}
+
+
+@dataclass
+class _StagePlan:
+    """One stage's data, prepared model and optimizer, schedule and progress."""
+
+    index: int
+    stage: Any
+    ds: Any
+    model: Any
+    opt: Any
+    groups: list[dict[str, Any]]
+    micro_in: list[int]  # micro-batches per epoch
+    n_epochs: int
+    total: int  # optimizer steps planned
+    warmup: int
+    step: int = 0
+    start_epoch: int = 0
+    start_group: int = 0
 
 
 def train(cfg: TrainConfig, resume: bool = False,
