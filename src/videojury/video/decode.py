@@ -648,7 +648,11 @@ def sample_many(
     for pol, (idx, _) in held.items():
         for i in idx.tolist():
             wants.setdefault(i, []).append(pol)
-    kept: dict[FramePolicy, dict[int, np.ndarray]] = {pol: {} for pol in held}
+    # Each policy's output array is allocated once, at its first frame, and
+    # filled in place: no second copy of the frames is ever made.
+    row_of = {pol: {i: r for r, i in enumerate(idx.tolist())} for pol, (idx, _) in held.items()}
+    bufs: dict[FramePolicy, np.ndarray] = {}
+    filled = {pol: 0 for pol in held}
     times: dict[int, float] = {}
     if info.is_image:
         decoded = [(0, _read_image(p), 0.0)] if union and union[0] == 0 else []
@@ -658,24 +662,28 @@ def sample_many(
     for idx, rgb, t in decoded:
         times[idx] = t
         for pol in wants.get(idx, ()):
-            kept[pol][idx] = held[pol][1](rgb)
+            out = held[pol][1](rgb)
+            buf = bufs.get(pol)
+            if buf is None:
+                buf = bufs[pol] = np.empty((len(row_of[pol]), *out.shape), dtype=np.uint8)
+            elif out.shape != buf.shape[1:]:
+                # the stream changed size mid-way: keep the first frame's size
+                out = resize_frame(out, buf.shape[2], buf.shape[1])
+            buf[row_of[pol][idx]] = out
+            filled[pol] += 1
         del rgb
     if union and not times:
         raise VideoError(p, "no frame could be decoded; the file is truncated or corrupt")
     for pol, (idx, prep) in held.items():
-        got = kept[pol]
-        if len(got) < len(idx):
+        if filled[pol] < len(idx):
             # The container promised more frames than the stream holds: a truncated file.
             problem = _truncated(p, max(times) if times else -1, info)
             if errors == "raise":
                 raise problem
             result[pol] = problem
             continue
-        order = idx.tolist()
-        arr = np.stack([got[i] for i in order])
-        ts = np.array([times[i] for i in order], dtype=np.float64)
-        result[pol] = Frames(np.ascontiguousarray(arr), np.asarray(idx, dtype=np.int64), ts, info,
-                             prep.notes)
+        ts = np.array([times[i] for i in idx.tolist()], dtype=np.float64)
+        result[pol] = Frames(bufs[pol], np.asarray(idx, dtype=np.int64), ts, info, prep.notes)
     return {pol: result[pol] for pol in dict.fromkeys(policies)}
 
 
