@@ -171,3 +171,17 @@ def test_sampling_is_deterministic(video_dir):
     a = sample(video_dir / "b.mp4", FramePolicy.uniform(5, resize=Resize(short_side=40)))
     b = sample(video_dir / "b.mp4", FramePolicy.uniform(5, resize=Resize(short_side=40)))
     assert np.array_equal(a.array, b.array) and np.array_equal(a.timestamps, b.timestamps)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_stream_that_changes_size_keeps_the_first_size(tmp_path, stream):
+    # MPEG-TS files concatenate: 10 frames of 64x48, then 10 of 80x60
+    a = write_video(tmp_path / "a.ts", [np.full((48, 64, 3), 100, np.uint8)] * 10, fps=10, gop=5)
+    b = write_video(tmp_path / "b.ts", [np.full((60, 80, 3), 150, np.uint8)] * 10, fps=10, gop=5)
+    cat = tmp_path / "cat.ts"
+    cat.write_bytes(a.read_bytes() + b.read_bytes())
+    assert {f.shape for _, f, _ in iter_frames(cat)} == {(48, 64, 3), (60, 80, 3)}
+    fr = sample(cat, FramePolicy.all(stream=stream))
+    arr = np.stack(list(fr.iter()))
+    assert arr.shape == (20, 48, 64, 3)
+    assert abs(int(arr[3, 5, 5, 0]) - 100) <= 2 and abs(int(arr[15, 5, 5, 0]) - 150) <= 2

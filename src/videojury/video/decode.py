@@ -581,10 +581,15 @@ class _FileSource:
             if self.indices:
                 yield self.prep(_read_image(p))
             return
-        n, last = 0, -1
+        n, last, shape = 0, -1, None
         for idx, frame in _decode(p, self.info, list(self.indices)):
             n, last = n + 1, idx
-            yield self.prep(_rgb(frame, self.info))
+            out = self.prep(_rgb(frame, self.info))
+            if shape is None:
+                shape = out.shape
+            elif out.shape != shape:  # the stream changed size: keep the first frame's size
+                out = resize_frame(out, shape[1], shape[0])
+            yield out
         if n < len(self.indices):
             raise _truncated(p, last, self.info)
 
