@@ -237,3 +237,19 @@ def test_fit_inputs_come_from_the_field_metadata_and_a_foreign_copy_falls_back_t
     pd.read_csv(scored["table"]).to_csv(foreign, index=False)
     reg = discover_inputs(read_table(foreign), exclude=["mos"])
     assert sorted((i.column, i.metric) for i in reg) == sorted((i.column, i.metric) for i in meta)
+
+
+def test_fit_reports_each_inputs_declared_direction_and_flags_a_contradiction(scored):
+    from videojury.io import read_table
+    from videojury.train.fusion_fit import fit_fusion
+
+    df = read_table(scored["table"])
+    df["mos"] = pd.to_numeric(df["mos"])
+    _, report = fit_fusion(df, folds=3)
+    t = report.table().set_index("model")
+    assert t.loc["brisque", "direction"] == "lower" and t.loc["flicker", "direction"] == "higher"
+    assert not [n for n in report.notes if n.startswith("brisque")]
+    # Labels upside down (a 1-is-best scale read as 5-is-best): BRISQUE now "rises with" MOS.
+    df["mos"] = 200.0 - df["mos"]
+    _, flipped = fit_fusion(df, folds=3)
+    assert any(n.startswith("brisque is lower-is-better but rises with the MOS") for n in flipped.notes)

@@ -129,6 +129,8 @@ def run(args) -> int:
     out.print(f"fusion ({report.chosen}, {len(inputs)} inputs): CV SRCC {ch['cv_srcc']:.4f}; "
               f"best single metric {bs['model']}: CV SRCC {bs['cv_srcc']:.4f} "
               f"({ch['cv_srcc'] - bs['cv_srcc']:+.4f})")
+    for note in report.notes:
+        console.print(styled(("note:", "yellow"), f" {note}"))
     if report.dropped:
         console.print(styled((f"{report.dropped} row(s) lacked an input or a MOS and were "
                               "left out", "yellow")))

@@ -31,7 +31,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -296,10 +296,11 @@ class FitReport:
     n_groups: int
     folds: int
     dropped: int
+    notes: list[str] = field(default_factory=list)
 
     def table(self) -> pd.DataFrame:
-        cols = ["model", "kind", "cv_srcc", "cv_srcc_sd", "pooled_srcc", "pooled_plcc",
-                "pooled_krcc"]
+        cols = ["model", "kind", "direction", "cv_srcc", "cv_srcc_sd", "pooled_srcc",
+                "pooled_plcc", "pooled_krcc"]
         return pd.DataFrame([{c: r.get(c) for c in cols} for r in self.rows], columns=cols)
 
     def chosen_row(self) -> dict[str, Any]:
@@ -310,7 +311,7 @@ class FitReport:
                 "chosen": self.chosen, "best_single": {k: v for k, v in
                                                        self.best_single.items() if k != "oof"},
                 "n": self.n, "n_groups": self.n_groups, "folds": self.folds,
-                "dropped": self.dropped}
+                "dropped": self.dropped, "notes": list(self.notes)}
 
 
 def fit_fusion(df: pd.DataFrame, *, mos: str = "mos", inputs: Sequence[FusionInput] | None = None,
@@ -348,10 +349,21 @@ def fit_fusion(df: pd.DataFrame, *, mos: str = "mos", inputs: Sequence[FusionInp
     rows = []
     for kind in ("ridge", "gbm"):
         res = _cv(lambda a, b, c, k=kind: _fit(k, a, b, seed).predict(c), X, y, fl)
-        rows.append({"model": kind, "kind": "fusion", **res})
+        rows.append({"model": kind, "kind": "fusion", "direction": "higher", **res})
+    meta = table_fields(df)
+    notes = []
     for j, inp in enumerate(inputs):
         res = _cv(lambda a, b, c, j=j: fit_ridge(a[:, [j]], b).predict(c[:, [j]]), X, y, fl)
-        rows.append({"model": inp.column, "kind": "single", **res})
+        # The fit learns each input's sign; the metadata says which way it should point.
+        f = meta.get(inp.column)
+        declared = f.direction if f is not None else None
+        rho = _scores(X[:, j], y)["srcc"]
+        if declared is not None and not math.isnan(rho) and abs(rho) >= 0.1 and \
+                (rho > 0) != (declared == "higher"):
+            notes.append(f"{inp.column} is {declared}-is-better but rises "
+                         f"{'with' if rho > 0 else 'against'} the MOS here (SRCC {rho:+.3f} over "
+                         "all rows): check the labels, or the metric suits these videos badly")
+        rows.append({"model": inp.column, "kind": "single", "direction": declared or "", **res})
 
     def key(r: dict[str, Any]) -> float:
         v = r["cv_srcc"]
@@ -362,6 +374,6 @@ def fit_fusion(df: pd.DataFrame, *, mos: str = "mos", inputs: Sequence[FusionInp
     chosen = model if model != "auto" else max(rows[:2], key=key)["model"]
     rows.sort(key=lambda r: (r["kind"] != "fusion", -key(r)))
     report = FitReport(rows, chosen, best_single, len(y), len(set(groups.tolist())), len(fl),
-                       dropped)
+                       dropped, notes)
     final = FusionModel(name, chosen, inputs, _fit(chosen, X, y, seed), report.to_json())
     return final, report
