@@ -186,5 +186,7 @@ def test_model_metrics_in_memory_equal_score_on_ffv1(spec, tiny_models, clips,  
     got = m.batch([c for c, _ in clips], fps=FPS, prompts=prompts)
     field = m.fields[0].name
     for row, (clip, _) in enumerate(clips):
-        assert got[row][field] == df[field][row]
-        assert m(clip, fps=FPS, prompt=prompts[row])[field] == df[field][row]
+        assert got[row][field] == df[field][row]  # same batches as the run: bit for bit
+        # alone, the model runs a batch of one: float32 matmuls may round differently
+        assert m(clip, fps=FPS, prompt=prompts[row])[field] == pytest.approx(df[field][row],
+                                                                             rel=1e-5)
