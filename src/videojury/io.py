@@ -38,7 +38,7 @@ import math
 import os
 import warnings
 from pathlib import Path
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -68,10 +68,10 @@ class ResultField:
     """One column of a results table and what it holds: the one field type.
 
     Built from a metric and one of its
-    :class:`~videojury.metrics.base.ScoreField` s when a table is
-    made (:meth:`of`), it travels with the table (``DataFrame.attrs``, the
-    Parquet schema metadata, a ``<file>.fields.json`` sidecar; see
-    this module) so every reader - ``correlate``, ``fit``,
+    :class:`~videojury.metrics.base.ScoreField` s when a table is made
+    (:meth:`of`), it travels with the table (``DataFrame.attrs``, the
+    Parquet schema metadata, a ``<file>.fields.json`` sidecar) so every
+    reader - ``correlate``, ``fit``,
     ``leaderboard``, ``bench``, ``report``, ``best-of-n`` - knows the
     column's direction without guessing from its name. ``metric`` is the
     metric's label as run (``niqe:frames=2``), ``name`` its registry name,
@@ -119,10 +119,6 @@ class ResultField:
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         return f"[{lo}, {hi}]"
-
-    def with_direction(self, higher_is_better: bool | None) -> ResultField:
-        """A copy with another direction (a user's ``--higher-better/--lower-better``)."""
-        return replace(self, higher_is_better=higher_is_better)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (every attribute; see :meth:`from_dict`)."""
