@@ -1,0 +1,183 @@
+"""Every metric's numbers are pinned to its version.
+
+A metric's ``version`` is part of every store key: stored scores are reused
+as long as name, version, options (and, for model metrics, the checkpoint,
+dtype and device kind) match. So a change to a metric's numbers must come
+with a version bump, or stores silently mix old and new numbers. This test
+scores a fixed synthetic clip (lossless FFV1) with every registered metric,
+on tiny seeded random checkpoints for the model metrics, and compares with
+the table below. When numbers move:
+
+* if the metric's version is still the one in the table, the test fails with
+  "metric X changed its numbers without a version bump": bump ``version`` in
+  the metric's class (and re-pin here);
+* if the version was bumped, the test fails until the table holds the new
+  version and values (print them with ``VIDEOJURY_REPIN=1 pytest -s
+  tests/test_metric_versions.py``).
+
+Tolerances: classical and temporal metrics are numpy float64 and must agree
+to 1e-7 relative; the tiny models' float32 CPU forward passes to 1e-4 (other
+CPUs may round kernels differently; real changes move far more).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pandas as pd
+import pytest
+
+import videojury
+from videojury.data.synthetic import ClipSpec, degrade, make_clip
+from videojury.metrics.base import list_metrics, metric_class
+from videojury.video import write_video
+
+from ._vlm_models import tiny_models  # noqa: F401  (fixture)
+
+PROMPT = "a sunset over the sea"
+QUESTION = "Is there a car in the video?"
+REPIN = os.environ.get("VIDEOJURY_REPIN") == "1"
+
+# metric -> (spec, version, {field: value}); "{clip}" etc. are tiny checkpoints,
+# "{lmm}" a tiny Qwen2.5-VL. The rationale judge's tiny model writes no
+# readable score: its pinned outcome is that error (its parser is pinned below).
+PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
+    "brisque": ("brisque", "1",
+        {"brisque": 40.68402227572699}),
+    "dynamic_degree": ("dynamic_degree", "1",
+        {"dynamic_degree": 0.0470252730838594, "is_dynamic": 1.0}),
+    "flicker": ("flicker", "1",
+        {"flicker": 0.9685024043584824}),
+    "frozen": ("frozen", "1",
+        {"frozen_ratio": 0.17391304347826086, "frozen_longest": 0.17391304347826086}),
+    "motion_smoothness": ("motion_smoothness", "1",
+        {"motion_smoothness": 0.977747289730286}),
+    "niqe": ("niqe", "1",
+        {"niqe": 13.566145793841331}),
+    "piqe": ("piqe", "1",
+        {"piqe": 29.134644302865162}),
+    "clipscore": ("clipscore:model={clip},frames=4", "1",
+        {"clipscore": 0.7577247619628906, "clip_cosine": 0.3030899167060852}),
+    "clip_temporal": ("clip_temporal:model={clip},frames=4", "1",
+        {"clip_temporal": 0.9902353286743164, "clip_temporal_vbench": 0.9903228282928467}),
+    "pickscore": ("pickscore:model={clip},frames=4", "1",
+        {"pickscore": 4.329595565795898, "pickscore_cosine": 0.3030899167060852}),
+    "siglip_score": ("siglip_score:model={siglip},frames=4", "1",
+        {"siglip_prob": 0.4537196457386017, "siglip_cosine": -0.18566833436489105}),
+    "blip_itm": ("blip_itm:model={blip_itm},frames=4", "1",
+        {"blip_itm": 0.4610370397567749, "blip_itc_cosine": -0.10360684990882874}),
+    "vqascore": ("vqascore:model={lmm},frames=2", "1",
+        {"vqascore": 0.0002675168798305094}),
+    "qa": ("qa:model={lmm},frames=2", "1",
+        {"qa_p_yes": 0.0008316709427163005, "qa_p_yes_norm": 0.10368931240695774, "qa_yes": 0.0}),
+    "level_judge": ("level_judge:model={lmm},frames=2", "1",
+        {"level_score": 20.54286021274423, "level": 1.0}),
+    "judge_correspondence": ("judge_correspondence:model={lmm},frames=2", "1",
+        {"judge_correspondence": 7.51099160545775, "judge_correspondence_level": 1.0}),
+    "judge_dynamic_degree": ("judge_dynamic_degree:model={lmm},frames=2", "1",
+        {"judge_dynamic_degree": 24.826124652884594, "judge_dynamic_degree_level": 2.0}),
+    "judge_physical_consistency": ("judge_physical_consistency:model={lmm},frames=2", "1",
+        {"judge_physical_consistency": 55.34227841100731,
+         "judge_physical_consistency_level": 3.0}),
+    "judge_quality": ("judge_quality:model={lmm},frames=2", "1",
+        {"judge_quality": 20.54286021274423, "judge_quality_level": 1.0}),
+    "judge_static_quality": ("judge_static_quality:model={lmm},frames=2", "1",
+        {"judge_static_quality": 31.61620188313512, "judge_static_quality_level": 1.0}),
+    "judge_temporal_smoothness": ("judge_temporal_smoothness:model={lmm},frames=2", "1",
+        {"judge_temporal_smoothness": 55.525137027685275, "judge_temporal_smoothness_level": 4.0}),
+    "judge_text_alignment": ("judge_text_alignment:model={lmm},frames=2", "1",
+        {"judge_text_alignment": 36.95292011178132, "judge_text_alignment_level": 2.0}),
+    "judge_visual_quality": ("judge_visual_quality:model={lmm},frames=2", "1",
+        {"judge_visual_quality": 20.86097601975548, "judge_visual_quality_level": 1.0}),
+    "rationale_judge": ("rationale_judge:model={lmm},frames=2,max_new_tokens=8", "1",
+        "could not read a 1-5 score"),
+}
+
+BUILTIN = sorted(n for n in list_metrics()
+                 if metric_class(n).__module__.startswith("videojury.metrics."))
+
+
+@pytest.fixture(scope="module")
+def clip_path(tmp_path_factory) -> str:
+    clip = degrade(make_clip(11, ClipSpec(width=128, height=112, frames=24, fps=12.0)),
+                   "noise", 1)
+    clip[14:19] = clip[14]  # a frozen stretch, so frozen's numbers are not just zeros
+    path = tmp_path_factory.mktemp("pin") / "clip.mkv"
+    return str(write_video(path, clip, fps=12.0, codec="ffv1", crf=None, pix_fmt="bgr0"))
+
+
+def test_every_builtin_metric_is_pinned():
+    missing = [n for n in BUILTIN if n not in PINS]
+    assert not missing, (f"metric(s) {missing} have no pin: add them to PINS in "
+                         "tests/test_metric_versions.py")
+    assert not [n for n in PINS if n not in BUILTIN], "PINS names a metric that is gone"
+
+
+def _measure(name: str, models: dict | None, clip_path: str) -> dict[str, float] | str:
+    spec = PINS[name][0]
+    if "{" in spec:
+        assert models is not None
+        spec = spec.format(lmm=models["qwen2_5_vl"], **{k: str(v) for k, v in models.items()})
+    items = pd.DataFrame({"video": [clip_path], "prompt": [PROMPT], "question": [QUESTION]})
+    df = videojury.score(items, metrics=[spec])
+    if df["error"][0] is not None:
+        return str(df["error"][0])
+    return {f.name: float(df[f.name][0]) for f in metric_class(name).fields}
+
+
+def _check(name: str, got: dict[str, float] | str) -> None:
+    spec, pinned_version, want = PINS[name]
+    version = str(metric_class(name).version)
+    if REPIN:
+        print(f"    {name!r}: ({spec!r}, {version!r}, {got!r}),")
+        return
+    assert version == pinned_version, (
+        f"metric {name} is at version {version} but PINS holds version {pinned_version}: "
+        f"re-pin its values for version {version} (VIDEOJURY_REPIN=1)")
+    rel = 1e-4 if metric_class(name).extra else 1e-7
+    if isinstance(want, str):
+        changed = not isinstance(got, str) or want not in got
+    else:
+        changed = isinstance(got, str) or set(got) != set(want) or not all(
+            math.isclose(got[k], want[k], rel_tol=rel, abs_tol=1e-9) for k in want)
+    assert not changed, (f"metric {name} changed its numbers without a version bump "
+                         f"(version {version}): got {got!r}, pinned {want!r}; bump "
+                         f"{metric_class(name).__name__}.version and re-pin")
+
+
+WEIGHT_FREE = [n for n in PINS if "{" not in PINS[n][0]]
+MODEL = [n for n in PINS if "{" in PINS[n][0]]
+
+
+@pytest.mark.parametrize("name", WEIGHT_FREE)
+def test_weight_free_metric_numbers_match_their_version(name, clip_path):
+    _check(name, _measure(name, None, clip_path))
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", MODEL)
+def test_model_metric_numbers_match_their_version(name, tiny_models, clip_path,  # noqa: F811
+                                                 monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _check(name, _measure(name, tiny_models, clip_path))
+
+
+# The rationale judge's numbers come from its parser: pinned on fixed answers.
+RATIONALE_TEXTS = {
+    "visual quality: 4 (sharp); text-to-video alignment: 3; physical/common-sense "
+    "consistency: 2 because the car floats": {"visual_quality": 4.0, "text_alignment": 3.0,
+                                              "physical_consistency": 2.0},
+}
+
+
+def test_rationale_parser_numbers_match_its_version():
+    from videojury.metrics.vlm.rationale import parse_rationale
+
+    assert metric_class("rationale_judge").version == PINS["rationale_judge"][1]
+    for text, want in RATIONALE_TEXTS.items():
+        got = {k: float(v[0]) for k, v in parse_rationale(text).items()}
+        assert got == want, ("metric rationale_judge changed its numbers without a version "
+                             f"bump: parsed {got} from {text!r}, pinned {want}")
