@@ -37,11 +37,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
 # Upward imports not yet removed, each with its reason. The test fails when one
 # disappears (take it off the list) as well as when a new one appears.
-KNOWN_UPWARD = {
-    ("videojury.metrics.trained", "train"):
-        "the trained: family loads train's artifacts (evaluator, fusion model, meta, frame "
-        "policy); to go when that loading code moves below metrics",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

@@ -8,6 +8,7 @@ from .api import score
 from .errors import InputError, MetricError, MissingExtraError, VideoError, VideoJuryError
 from .metrics import Metric, ScoreField, list_metrics, load_metric, register_metric
 from .selection import BestOfN, best_of_n
+from .train import metric as _trained_family  # noqa: F401 - registers the trained:DIR family
 
 from ._version import __version__
 

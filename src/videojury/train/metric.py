@@ -20,6 +20,10 @@ of the folder's files, so a store never mixes scores of two different
 trainings, and moving the folder does not invalidate results.
 
 Nothing is imported from torch until a video is scored.
+
+The family lives with the training code it loads and registers itself with
+the metrics registry (``register_scheme``) when ``videojury`` is imported, as
+a plug-in would: the metrics layer never imports ``train``.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
-from ...errors import MetricError
-from ...video import FramePolicy, Frames
-from ..base import Metric, ScoreField, load_metric, register_scheme
+from ..errors import MetricError
+from ..video import FramePolicy, Frames
+from ..metrics.base import Metric, ScoreField, load_metric, register_scheme
 
 
 def _digest(paths: Sequence[Path]) -> str:
@@ -66,7 +70,7 @@ class TrainedEvaluatorMetric(Metric):
         self._evaluator = None
 
     def frame_policy(self) -> FramePolicy:
-        from ...train.data import frame_policy
+        from .data import frame_policy
 
         fr = self.meta["frames"]
         return frame_policy(int(fr["n"]), fr["size"])
@@ -74,8 +78,8 @@ class TrainedEvaluatorMetric(Metric):
     def identity(self, hash_file) -> dict[str, str]:
         """Device kind, resolved dtype and the base checkpoint's identity (the
         evaluator's own files are in :attr:`version`)."""
-        from ...models.loading import run_identity
-        from ...train.evaluator import checkpoint_from_meta
+        from ..models.loading import run_identity
+        from .evaluator import checkpoint_from_meta
 
         _, ident = run_identity(checkpoint_from_meta(self.meta), self.options["device"],
                                 self.options["dtype"], hash_file)
@@ -84,7 +88,7 @@ class TrainedEvaluatorMetric(Metric):
     def evaluator(self):
         """The loaded evaluator (on first use)."""
         if self._evaluator is None:
-            from ...train.evaluator import load_evaluator
+            from .evaluator import load_evaluator
 
             self._evaluator = load_evaluator(self.folder, self.options["device"],
                                              self.options["dtype"],
@@ -117,7 +121,7 @@ class FusionMetric(Metric):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        from ...train.fusion import load_fusion
+        from .fusion import load_fusion
 
         self.fusion = load_fusion(self.folder)
         specs = list(dict.fromkeys(i.metric for i in self.fusion.inputs))
@@ -197,7 +201,7 @@ def trained_metric(folder: str, **options: Any) -> Metric:
         raise MetricError(f"trained:{folder}: no such folder (it should hold evaluator.json "
                           "from videojury train or fusion.json from videojury fit)")
     if (p / "evaluator.json").is_file():
-        from ...train.saving import read_meta
+        from .saving import read_meta
 
         meta = read_meta(p)
         files = [p / "evaluator.json"] + [p / n for n in sorted(meta["files"])]
@@ -215,7 +219,7 @@ def trained_metric(folder: str, **options: Any) -> Metric:
             "folder": str(p.resolve()), "meta": meta})
         return cls(**options)
     if (p / "fusion.json").is_file():
-        from ...train.fusion import load_fusion
+        from .fusion import load_fusion
 
         fm = load_fusion(p)
         cls = type("TrainedFusion", (FusionMetric,), {

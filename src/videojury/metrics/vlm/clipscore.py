@@ -76,6 +76,8 @@ class _DualMetric(ModelMetric):
 class CLIPScore(_DualMetric):
     """CLIPScore per frame (2.5 * max(cos, 0)), averaged over frames."""
 
+    reward_kind = "clipscore"  # which differentiable path reward() takes (reward.py)
+
     name = "clipscore"
     version = "1"
     needs_prompt = True
@@ -96,6 +98,8 @@ class CLIPScore(_DualMetric):
 @register_metric
 class SigLIPScore(_DualMetric):
     """SigLIP match probability and cosine, averaged over frames."""
+
+    reward_kind = "siglip"  # which differentiable path reward() takes (reward.py)
 
     name = "siglip_score"
     version = "1"
@@ -123,6 +127,8 @@ class SigLIPScore(_DualMetric):
 class PickScore(_DualMetric):
     """PickScore: learned logit scale times the frame-prompt cosine, averaged."""
 
+    reward_kind = "pickscore"  # which differentiable path reward() takes (reward.py)
+
     name = "pickscore"
     version = "1"
     needs_prompt = True
@@ -141,6 +147,8 @@ class PickScore(_DualMetric):
 @register_metric
 class BlipITM(ModelMetric):
     """BLIP image-text matching probability and ITC cosine, averaged over frames."""
+
+    reward_kind = "blip_itm"  # which differentiable path reward() takes (reward.py)
 
     name = "blip_itm"
     version = "1"
@@ -190,6 +198,8 @@ def temporal_consistency(emb: np.ndarray) -> tuple[float, float]:
 @register_metric
 class CLIPTemporal(_DualMetric):
     """Frame-to-frame consistency of image embeddings (no prompt)."""
+
+    reward_kind = "clip_temporal"  # which differentiable path reward() takes (reward.py)
 
     name = "clip_temporal"
     version = "1"

@@ -60,6 +60,8 @@ def level_score(level_logits: Sequence[float]) -> tuple[float, int, np.ndarray]:
 class _LevelJudgeBase(LMMMetric):
     """Shared machinery; subclasses fix the aspect and field names."""
 
+    reward_kind = "level_judge"  # which differentiable path reward() takes (reward.py)
+
     dimension_key = "quality"
     score_field = "level_score"
     level_field = "level"

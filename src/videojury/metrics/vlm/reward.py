@@ -97,21 +97,24 @@ def _dual_cosines(metric: Any, sampled: Sequence[Sampled], texts: Sequence[str])
     return [e @ txt[row[t]] for e, t in zip(per, texts)]
 
 
+REWARD_KINDS = ("clipscore", "siglip", "pickscore", "clip_temporal", "blip_itm", "vqascore",
+                "level_judge")
+
+
 def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None]) -> dict:
     """Field -> (B,) tensor of the metric's differentiable fields."""
-    from .clipscore import BlipITM, CLIPScore, CLIPTemporal, PickScore, SigLIPScore
-    from .level_judge import _LevelJudgeBase
-    from .vqascore import VQAScore
-
+    # Dispatch on the class's declared reward_kind (inherited by subclasses, like
+    # isinstance), so this module never imports the metric classes that import it.
+    kind = getattr(metric, "reward_kind", None)
     torch = _torch()
     items = _items(prompts)
     stack = torch.stack
-    if isinstance(metric, CLIPScore):
+    if kind == "clipscore":
         w = float(metric.options["weight"])
         cos = _dual_cosines(metric, sampled, metric.texts(items))
         return {"clipscore": stack([(w * c.clamp(min=0)).mean() for c in cos]),
                 "clip_cosine": stack([c.mean() for c in cos])}
-    if isinstance(metric, SigLIPScore):
+    if kind == "siglip":
         enc = metric.encoder()
         if not enc.is_siglip:
             raise MetricError(f"siglip_score needs a SigLIP model, got {metric.checkpoint.name}")
@@ -119,12 +122,12 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
         scale, bias = enc.logit_scale, enc.logit_bias
         return {"siglip_prob": stack([torch.sigmoid(scale * c + bias).mean() for c in cos]),
                 "siglip_cosine": stack([c.mean() for c in cos])}
-    if isinstance(metric, PickScore):
+    if kind == "pickscore":
         scale = metric.encoder().logit_scale
         cos = _dual_cosines(metric, sampled, metric.texts(items))
         return {"pickscore": stack([(scale * c).mean() for c in cos]),
                 "pickscore_cosine": stack([c.mean() for c in cos])}
-    if isinstance(metric, CLIPTemporal):
+    if kind == "clip_temporal":
         enc = metric.encoder()
         emb = enc.image_embeds_grad(torch.cat([s.x for s in sampled]) * 255.0)
         cons, vb = [], []
@@ -135,7 +138,7 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
             cons.append(consecutive.mean())
             vb.append(((e[1:] @ e[0] + consecutive) / 2.0).mean())
         return {"clip_temporal": stack(cons), "clip_temporal_vbench": stack(vb)}
-    if isinstance(metric, BlipITM):
+    if kind == "blip_itm":
         if metric._scorer is None:
             from ...models.embed import MatchScorer
 
@@ -145,7 +148,7 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
         probs = metric._scorer.match_prob_grad(flat, texts)
         return {"blip_itm": stack([p.mean() for p in
                                    _mean_per_clip(probs, [len(s.x) for s in sampled])])}
-    if isinstance(metric, VQAScore):
+    if kind == "vqascore":
         lmm = metric.lmm()
         texts = metric.prompts(items)
         logp = lmm.next_token_logprobs_grad([s.x for s in sampled],
@@ -158,7 +161,7 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
                 p_yes = p_yes / (p_yes + p_no)
             out.append(p_yes.clamp(0.0, 1.0))
         return {"vqascore": stack(out)}
-    if isinstance(metric, _LevelJudgeBase):
+    if kind == "level_judge":
         from .prompts import LEVEL_VALUES
 
         texts = metric.prompts(items)
@@ -181,12 +184,7 @@ def _unsupported(metric: Any) -> MetricError:
 
 def supported(metric: Any) -> bool:
     """True when ``metric`` has a differentiable :meth:`reward`."""
-    from .clipscore import BlipITM, CLIPScore, CLIPTemporal, PickScore, SigLIPScore
-    from .level_judge import _LevelJudgeBase
-    from .vqascore import VQAScore
-
-    return isinstance(metric, (CLIPScore, SigLIPScore, PickScore, CLIPTemporal, BlipITM,
-                               VQAScore, _LevelJudgeBase))
+    return getattr(metric, "reward_kind", None) in REWARD_KINDS
 
 
 def run_reward(metric: Any, frames: Any, prompts: str | Sequence[str] | None = None, *,

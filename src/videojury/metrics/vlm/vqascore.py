@@ -29,6 +29,8 @@ from .prompts import VQASCORE_TEMPLATE, fill, placeholders
 class VQAScore(LMMMetric):
     """P("Yes") to 'Does this video show "{prompt}"?' from a video chat model."""
 
+    reward_kind = "vqascore"  # which differentiable path reward() takes (reward.py)
+
     name = "vqascore"
     version = "1"
     needs_prompt = True
