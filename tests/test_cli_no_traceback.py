@@ -189,12 +189,14 @@ def test_bad_option_values(verb, bad_files, tmp_path, capsys):
 
 
 def test_demo_and_metrics_bad_values(tmp_path, capsys):
+    (tmp_path / "a file").write_text("x")
     for argv in (["demo", "--clips", "abc"], ["metrics", "--json", "extra"],
-                 ["demo", "--out", str(tmp_path / "a file"), "--clips", "0"]):
-        if argv[-1] == "0":
-            (tmp_path / "a file").write_text("x")
+                 ["demo", "--out", str(tmp_path / "a file"), "--clips", "0"],
+                 ["demo", "--clips", "0"], ["demo", "--clips", "-5"],
+                 ["demo", "--metric", "nosuch"]):
         code, text = _run(argv, capsys)
         _check(argv, code, text)
+        assert code == 2
 
 
 def test_no_rich_markup_tags_in_cli_strings():

@@ -61,6 +61,10 @@ def run(args) -> int:
     from ._common import check_output_dir
 
     check_output_dir(args.out, "--out")
+    if args.clips < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--clips must be at least 1, got {args.clips}")
     names = args.metric or demo_metrics()
     metrics = resolve_metrics(names)
     t0 = time.perf_counter()
