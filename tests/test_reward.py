@@ -238,3 +238,24 @@ def test_reward_freezes_the_judge(tiny_models):
     model = m.backbone().model
     assert not any(p.requires_grad for p in model.parameters())
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_gradient_ascent_on_pixels_raises_the_reward(tiny_models):
+    """The use it is for: a few optimiser steps on the pixels (standing in for a
+    generator's parameters) raise the reward, and the scored path agrees."""
+    m = load_metric(f"pickscore:model={tiny_models['clip']},frames=4")
+    u8 = _clip()
+    logits = torch.logit(_float(u8).clamp(0.02, 0.98)).requires_grad_(True)
+    opt = torch.optim.Adam([logits], lr=0.05)
+    start = m.reward(torch.sigmoid(logits), PROMPT).item()
+    for _ in range(5):
+        opt.zero_grad()
+        loss = -m.reward(torch.sigmoid(logits), PROMPT).mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        end_frames = torch.sigmoid(logits)
+        end = m.reward(end_frames, PROMPT).item()
+    assert end > start + 0.5
+    scored = _scored(m, (end_frames * 255).round().byte().permute(0, 2, 3, 1).numpy(), 8.0)
+    assert scored["pickscore"] == pytest.approx(end, abs=0.05)
