@@ -271,3 +271,20 @@ def test_bad_ray_options_are_refused():
     with pytest.raises(VideoJuryError, match="at least 1"):
         get_executor("ray", workers=0)
 
+
+
+@pytest.mark.ray
+def test_a_metric_whose_load_fails_on_the_workers_is_stopped_and_not_stored(ray_session, videos,
+                                                                            tmp_path):
+    store = tmp_path / "s.sqlite"
+    good = videos[:4]
+    with pytest.warns(videojury.api.MetricLoadWarning, match="weights not found"):
+        df, stats = videojury.score(good, metrics=["test_load_once:fail=true", "flicker"],
+                                    store=store, backend="ray", backend_options={"workers": 1},
+                                    return_stats=True)
+    assert list(stats.load_errors) == ["test_load_once:fail=True"]
+    assert stats.not_computed == 4 and stats.computed == 4
+    assert df["flicker"].notna().all() and df["lo_mean"].isna().all()
+    assert df["error"].str.contains("not computed, the metric could not be loaded").all()
+    with Store(store) as st:
+        assert st.count() == 4  # flicker's rows only: a rerun after the fix computes the rest
