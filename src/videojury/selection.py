@@ -286,6 +286,8 @@ def best_of_n(
                          f"{normalize!r}")
     if not 0 < confidence < 1:
         raise InputError(f"confidence must be between 0 and 1, got {confidence}")
+    if int(n_resamples) < 0 or int(seed) < 0:
+        raise InputError(f"n_resamples and seed must be >= 0, got {n_resamples} and {seed}")
     source = str(videos) if isinstance(videos, (str, os.PathLike)) else "the manifest"
     items = load_items(videos, prompts)
     groups = check_groups(items, source)

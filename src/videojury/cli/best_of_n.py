@@ -79,6 +79,8 @@ def run(args) -> int:
     res = best_of_n(args.manifest, args.metric, weights=weights, normalize=args.normalize,
                     store=store_arg(args), n_resamples=args.resamples, seed=args.seed,
                     retry_errors=args.retry_errors)
+    if res.stats is not None:
+        console.print(res.stats.summary())
     write_table(res.picks, args.out)
     console.print(f"wrote {args.out} ({len(res.picks)} picks)")
     if args.gains is not None:
