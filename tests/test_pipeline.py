@@ -206,3 +206,16 @@ def test_html_is_rendered_by_templates_with_autoescaping():
     assert "b&amp;c" in page and "<title>&lt;b&gt;T&lt;/b&gt;</title>" in page
     assert 'content: " \\25B2"' in page  # the package's own style sheet is not escaped
     assert page.count("<tr data-name=") == 2
+
+
+def test_bench_stops_a_metric_that_cannot_load_and_says_so(tmp_path, capsys):
+    from videojury.bench.synthetic import make_synthetic_bench
+
+    suite, videos = make_synthetic_bench(tmp_path / "b", models=[("m0", 0), ("m1", 2)],
+                                         n_prompts=2)
+    weights = tmp_path / "missing"
+    rc = main(["bench", str(suite), str(videos), "-m", f"test_needs_folder:folder={weights}",
+               "-m", "flicker", "--no-store", "--bootstrap", "0", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "could not be loaded: OSError: no weights in" in err
+    assert "Traceback" not in err and "MetricLoadWarning" not in err

@@ -38,7 +38,7 @@ from ..text import normalize_yes_no
 from ..errors import InputError, MetricError
 from ..io import write_table
 from ..metrics.base import Metric
-from ..run.executor import RunStats, plan
+from ..run.executor import RunStats, plan_job
 from ..run.store import Store
 from .aggregate import (
     ACCURACY,
@@ -311,7 +311,7 @@ def _merge_stats(a: RunStats | None, b: RunStats) -> RunStats:
         elif isinstance(x, dict):
             v = dict(x)
             for k, t in y.items():
-                v[k] = v.get(k, 0.0) + t
+                v[k] = t if isinstance(t, str) else v.get(k, 0.0) + t  # load_errors: messages
         elif isinstance(x, (int, float)) and not isinstance(x, bool):
             v = x + y
         else:
@@ -339,7 +339,7 @@ def pending_count(items: pd.DataFrame, metrics: Sequence[Metric], store: Store) 
     """(results in total, results still to compute) for these rows and metrics."""
     if not len(items) or not metrics:
         return 0, 0
-    p = plan(load_items(items), list(metrics), store)
+    p = plan_job(load_items(items), list(metrics), store)
     return p.total, len(p.pending)
 
 

@@ -65,6 +65,9 @@ def default_metrics() -> list[str]:
 
 
 def run(args) -> int:
+    import warnings
+
+    from ..api import MetricLoadWarning
     from ..bench import check_videos, run_bench
     from ..data.suites import load_suite
     from ..errors import InputError
@@ -102,6 +105,9 @@ def run(args) -> int:
             # The bar opens here because only now is the number of results to compute known.
             bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
 
+        # A metric that cannot be loaded is reported below (the summary and exit 2).
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", MetricLoadWarning)
         result = run_bench(check, metrics, store, qa_field=args.qa_field,
                            bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence,
                            retry_errors=args.retry_errors, on_plan=on_plan,
@@ -130,6 +136,11 @@ def run(args) -> int:
         out.print(frame_table(shown, title=f"Leaderboard ({suite.name})"))
     console.print(f"wrote {len(paths)} files to {args.out}"
                   + (f"; report: {paths['html']}" if "html" in paths else ""))
+    if result.stats is not None and result.stats.load_errors:
+        for label, msg in result.stats.load_errors.items():
+            console.print(styled(("error:", "bold red"), f" metric {label} could not be loaded: "
+                                 f"{msg}. Nothing was stored for it; fix this and run again."))
+        return 2
     if result.n_failed:
         console.print(styled((f"{result.n_failed} of {len(result.scores)} videos had errors",
                               "yellow"), f" (see the 'error' column of {args.out / 'scores.csv'})"))
