@@ -155,7 +155,7 @@ def test_batch_size_builds_every_metric_once_and_cli_equals_api(clips, tmp_path,
 
 def test_dry_run_is_the_public_estimate(clips, tmp_path):
     store = tmp_path / "s.sqlite"
-    est = videojury.api.estimate(str(clips), metrics=["flicker"], store=store, sample=1)
+    est = videojury.estimate(str(clips), metrics=["flicker"], store=store, sample=1)
     assert (est.items, est.metrics, est.cached, est.pending) == (3, 1, 0, 3)
     assert est.sample.videos == 1 and est.remaining_videos == 2 and est.seconds >= 0
     again = videojury.api.estimate(str(clips), metrics=["flicker"], store=store, sample=0)
