@@ -394,6 +394,16 @@ def test_V33_fifo_and_device_in_a_manifest_are_refused_without_hanging(tmp_path,
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
+def test_V33_fifo_as_the_manifest_or_a_table_is_refused_without_hanging(tmp_path, capsys, good):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    err = _manifest_error(tmp_path, capsys, fifo)
+    assert "pipe.csv: is not a regular file (a named pipe, socket or device)" in err
+    for argv in (["mos", str(fifo)], ["correlate", str(fifo), "--human", str(fifo)]):
+        assert main(argv) == 2
+        assert "is not a regular file" in capsys.readouterr().err
+
+
 def test_V35_brackets_in_file_names_are_shown_as_they_are(tmp_path, capsys, clip):
     a = write_video(tmp_path / "scene [draft] 01.mp4", clip, fps=8)
     b = write_video(tmp_path / "take [v2].mp4", clip, fps=8)

@@ -294,6 +294,9 @@ def read_table(path: str | os.PathLike, *, fields: bool = True) -> pd.DataFrame:
         raise InputError(f"{p}: file does not exist")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, expected a CSV, JSONL or Parquet file")
+    if not p.is_file():  # reading a FIFO or a device would block or never end
+        raise InputError(f"{p}: is not a regular file (a named pipe, socket or device); save "
+                         "the table to a file and pass that")
     suffix = p.suffix.lower()
     meta: list[dict] | None = None
     try:
@@ -442,6 +445,8 @@ def _read_parquet(p: Path) -> tuple[pd.DataFrame, list[dict] | None]:
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     """Parse a JSON file; :class:`InputError` naming the file and line if it is not JSON."""
     p = Path(path)
+    if p.exists() and not p.is_file():
+        raise InputError(f"{p}: {what} is a folder, a named pipe or a device, not a file")
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
