@@ -254,5 +254,9 @@ def test_serve_errors_are_messages(tmp_path, clips, capsys):
         assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
         assert main(["study", "serve", str(tmp_path / "s"), "--min-view", "-1"]) == 2
         assert "--min-view must be" in capsys.readouterr().err
+        assert main(["study", "serve", str(tmp_path / "s"), "--port", "70000"]) == 2
+        assert "--port must be 0-65535" in capsys.readouterr().err
+        assert main(["study", "serve", str(tmp_path / "s"), "--host", "no-such-host.invalid"]) == 2
+        assert "--host 'no-such-host.invalid'" in capsys.readouterr().err
     finally:
         busy.close()

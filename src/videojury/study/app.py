@@ -350,6 +350,8 @@ class _SecurityHeaders:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    if not 0 <= port <= 65535:
+        raise InputError(f"--port must be 0-65535 (0 takes a free one), got {port}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto given explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets
     # whose proto is IPPROTO_TCP; with proto 0 every kept-alive response waits
@@ -361,6 +363,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        if isinstance(exc, socket.gaierror):
+            raise InputError(f"--host {host!r}: not an address of this machine ({exc.strerror or exc})") from None
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                          "pick another --port (0 takes a free one)") from None
     sock.listen(128)
