@@ -355,7 +355,8 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> TrainConfig:
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise InputError(f"{path}: config file does not exist")
+        what = "does not exist" if not path.exists() else "is a folder, a named pipe or a device"
+        raise InputError(f"{path}: config file {what}; pass a YAML or JSON file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
