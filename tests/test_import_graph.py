@@ -9,6 +9,7 @@ import of the submodule ``x`` when there is one, else of the package.
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -40,6 +41,7 @@ RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 
+@functools.lru_cache(maxsize=1)
 def _modules() -> dict[str, tuple[Path, bool]]:
     mods = {}
     for f in SRC.rglob("*.py"):
@@ -60,6 +62,7 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
+@functools.lru_cache(maxsize=1)
 def import_graph() -> dict[str, set[str]]:
     """Module -> the videojury modules it imports (anywhere in its code)."""
     mods = _modules()
