@@ -275,6 +275,12 @@ def test_V19_symlink_loop_argument_is_named_a_loop(tmp_path, capsys, good):
     assert "symbolic link loop" in err and "does not exist" not in err
 
 
+def test_V19_symlink_loop_as_the_manifest(tmp_path, capsys):
+    m = tmp_path / "m.csv"
+    m.symlink_to(m)
+    assert "m.csv: is a broken or looping symbolic link" in _manifest_error(tmp_path, capsys, m)
+
+
 def test_V20_symlink_loop_and_broken_link_in_a_folder_are_rows(tmp_path, capsys, good):
     d = tmp_path / "scan"
     d.mkdir()

@@ -291,6 +291,8 @@ def read_table(path: str | os.PathLike, *, fields: bool = True) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.exists():
+        if p.is_symlink():
+            raise InputError(f"{p}: is a broken or looping symbolic link; fix or remove it")
         raise InputError(f"{p}: file does not exist")
     if p.is_dir():
         raise InputError(f"{p}: is a folder, expected a CSV, JSONL or Parquet file")
