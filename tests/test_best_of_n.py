@@ -91,7 +91,7 @@ def test_select_is_direction_aware_and_ties_go_first():
     assert picks == {"p": 1, "q": 3}  # max a; the tie in q goes to the first row
     _, picks, _ = select(t, groups, {"a": 0.0, "b": 1.0}, dirs)
     assert picks == {"p": 0, "q": 4}  # min b
-    # Weighted z-scores: in p, a's z of row 2 (0) and b's (-(1-10/3)/std) beat row 1's
+    # Weighted z-scores within the prompt, b's sign flipped (lower is better).
     obj, picks, _ = select(t, groups, {"a": 1.0, "b": 1.0}, dirs, "zscore")
     za = (t.a[:3] - t.a[:3].mean()) / t.a[:3].std(ddof=0)
     zb = (t.b[:3] - t.b[:3].mean()) / t.b[:3].std(ddof=0)
@@ -128,12 +128,12 @@ def test_gain_is_pick_minus_expected_random_pick_and_seeded():
 
 
 def test_weights_parse():
-    assert parse_weights("1,0.5", 2) == [1.0, 0.5]
-    assert parse_weights("niqe=1, piqe=0.5", 2) == {"niqe": 1.0, "piqe": 0.5}
+    assert parse_weights("1,0.5") == [1.0, 0.5]
+    assert parse_weights("niqe=1, piqe=0.5") == {"niqe": 1.0, "piqe": 0.5}
     with pytest.raises(InputError, match="mixes"):
-        parse_weights("1,piqe=2", 2)
+        parse_weights("1,piqe=2")
     with pytest.raises(InputError, match="number"):
-        parse_weights("1,x", 2)
+        parse_weights("1,x")
 
 
 def test_groups_need_prompt_ids_and_two_candidates():

@@ -70,8 +70,8 @@ class BestOfN:
     stats: Any = None  # the scoring run's RunStats (what was cached, what was computed)
 
 
-def parse_weights(text: str | Sequence[float] | Mapping[str, float] | None,
-                  n_metrics: int) -> list[float] | dict[str, float] | None:
+def parse_weights(text: str | Sequence[float] | Mapping[str, float] | None
+                  ) -> list[float] | dict[str, float] | None:
     """Weights from the CLI's ``--weights``: ``"1,0.5"`` (one per metric, in order) or
     ``"niqe=1,clipscore=0.5"`` (by column or metric name)."""
     if text is None or isinstance(text, Mapping):
@@ -109,7 +109,7 @@ def _resolve_weights(weights: Any, metrics: list, columns: list[tuple[int, Any, 
         out[first_col[0]] = 1.0
         return out
     if isinstance(weights, str):
-        weights = parse_weights(weights, len(metrics))
+        weights = parse_weights(weights)
     if isinstance(weights, Mapping):
         by_name: dict[str, str] = {}
         for m_i, m in enumerate(metrics):

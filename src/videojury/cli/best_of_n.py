@@ -75,7 +75,7 @@ def run(args) -> int:
         check_output(args.gains, "--gains")
     if args.resamples < 0:
         raise InputError("--resamples must be >= 0")
-    weights = parse_weights(args.weights, len(args.metric)) if args.weights else None
+    weights = parse_weights(args.weights) if args.weights else None
     res = best_of_n(args.manifest, args.metric, weights=weights, normalize=args.normalize,
                     store=store_arg(args), n_resamples=args.resamples, seed=args.seed,
                     retry_errors=args.retry_errors)

@@ -78,7 +78,7 @@ def _items(prompts: Sequence[str | None]) -> list[Any]:
     return [SimpleNamespace(video=None, prompt=p, question=None) for p in prompts]
 
 
-def _mean_per_clip(values, sizes: Sequence[int]) -> list:
+def _split(values, sizes: Sequence[int]) -> list:
     out, k = [], 0
     for n in sizes:
         out.append(values[k:k + n])
@@ -93,7 +93,7 @@ def _dual_cosines(metric: Any, sampled: Sequence[Sampled], texts: Sequence[str])
     uniq = sorted(set(texts))
     txt = enc.text_embeds(uniq, inference=False).to(img.device, img.dtype)
     row = {t: i for i, t in enumerate(uniq)}
-    per = _mean_per_clip(img, [len(s.x) for s in sampled])
+    per = _split(img, [len(s.x) for s in sampled])
     return [e @ txt[row[t]] for e, t in zip(per, texts)]
 
 
@@ -131,7 +131,7 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
         enc = metric.encoder()
         emb = enc.image_embeds_grad(torch.cat([s.x for s in sampled]) * 255.0)
         cons, vb = [], []
-        for e in _mean_per_clip(emb, [len(s.x) for s in sampled]):
+        for e in _split(emb, [len(s.x) for s in sampled]):
             if len(e) < 2:
                 raise MetricError("temporal consistency needs at least 2 frames")
             consecutive = (e[1:] * e[:-1]).sum(dim=1)
@@ -147,7 +147,7 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
         texts = [p or "" for s, p in zip(sampled, prompts) for _ in range(len(s.x))]
         probs = metric._scorer.match_prob_grad(flat, texts)
         return {"blip_itm": stack([p.mean() for p in
-                                   _mean_per_clip(probs, [len(s.x) for s in sampled])])}
+                                   _split(probs, [len(s.x) for s in sampled])])}
     if kind == "vqascore":
         lmm = metric.lmm()
         texts = metric.prompts(items)
