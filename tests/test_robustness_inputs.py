@@ -783,4 +783,4 @@ def test_H26_correlate_field_named_like_markup(tmp_path, capsys):
     code = main(["correlate", str(pred), "--human", str(human), "--field", "[/x]"])
     cap = capsys.readouterr()
     assert code == 2 and "Traceback" not in cap.err
-    assert "[/x]" in cap.err
+    assert "predictions have no column(s) '[/x]'; score columns found: 'flicker'" in cap.err

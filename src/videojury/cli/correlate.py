@@ -176,6 +176,10 @@ def run(args) -> int:
         fields = [f for f in score_fields(preds) if f not in set(args.qa_field)]
     if human is not None and len(human) == 0:
         fields = []
+    absent = [f for f in fields if f not in preds.columns]
+    if absent:  # before asking for the direction of a column that is not there
+        raise InputError(f"predictions have no column(s) {', '.join(map(repr, absent))}; score "
+                         f"columns found: {', '.join(map(repr, score_fields(preds)))}")
     field_directions(preds, fields, directions)  # every direction known before any statistics
     res = agreement(
         preds, human, fields=fields, directions=directions, levels=levels, by=by, human_pairs=pairs,
