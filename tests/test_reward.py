@@ -156,6 +156,23 @@ def test_batch_matches_single_clips(tiny_models):
     assert not torch.allclose(other, together)
 
 
+def test_every_reward_field_matches_its_score(tiny_models):
+    """Not only the first field: every differentiable field of the two-tower metrics."""
+    from videojury.metrics.vlm.reward import reward_fields
+
+    u8 = _clip()
+    x = _float(u8)
+    for spec, fam in [("clipscore", "clip"), ("siglip_score", "siglip"), ("pickscore", "clip"),
+                      ("blip_itm", "blip_itm"), ("clip_temporal", "clip")]:
+        m = load_metric(f"{spec}:model={tiny_models[fam]},frames=3")
+        want = _scored(m, u8, 8.0)
+        fields = reward_fields(m)
+        assert fields == [f.name for f in m.fields]
+        for name in fields:
+            got = m.reward(x, PROMPT, field=name).item()
+            assert got == pytest.approx(want[name], abs=2e-3 * max(1.0, abs(want[name])))
+
+
 # --- gradients agree with finite differences (float64) ---------------------------
 
 def _double_metric(spec: str, family: str, tmp_path):

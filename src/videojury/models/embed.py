@@ -135,8 +135,8 @@ class MatchScorer:
         self.processor = backbone.processor
 
     def match_prob_grad(self, frames255, texts: Sequence[str]):
-        """P(match) of each (frame, text) pair, frames (N, 3, H, W) floats in [0, 255],
-        with gradients to the pixels (the reward path)."""
+        """P(match) and ITC cosine of each (frame, text) pair, frames (N, 3, H, W) floats
+        in [0, 255], with gradients to the pixels (the reward path)."""
         from .pixels import image_pixels, model_dtype
 
         torch = _torch()
@@ -151,8 +151,12 @@ class MatchScorer:
                if k in ("input_ids", "attention_mask")}
         with self.backbone.lock, torch.enable_grad():
             itm = self.model(pixel_values=px, **enc, use_itm_head=True)
+            itc = self.model(pixel_values=px, **enc, use_itm_head=False)
         logits = itm.itm_score if hasattr(itm, "itm_score") else itm[0]
-        return torch.softmax(logits, dim=-1)[:, 1]
+        sim = itc.itm_score if hasattr(itc, "itm_score") else itc[0]
+        cos = torch.diagonal(sim) if sim.ndim == 2 and sim.shape[0] == sim.shape[1] \
+            else sim.reshape(-1)
+        return torch.softmax(logits, dim=-1)[:, 1], cos
 
     def score(self, frames: Sequence[np.ndarray], texts: Sequence[str],
               timer: Timer | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -145,9 +145,10 @@ def values(metric: Any, sampled: Sequence[Sampled], prompts: Sequence[str | None
             metric._scorer = MatchScorer(metric.backbone())
         flat = torch.cat([s.x for s in sampled]) * 255.0
         texts = [p or "" for s, p in zip(sampled, prompts) for _ in range(len(s.x))]
-        probs = metric._scorer.match_prob_grad(flat, texts)
-        return {"blip_itm": stack([p.mean() for p in
-                                   _split(probs, [len(s.x) for s in sampled])])}
+        probs, cos = metric._scorer.match_prob_grad(flat, texts)
+        sizes = [len(s.x) for s in sampled]
+        return {"blip_itm": stack([p.mean() for p in _split(probs, sizes)]),
+                "blip_itc_cosine": stack([c.mean() for c in _split(cos, sizes)])}
     if kind == "vqascore":
         lmm = metric.lmm()
         texts = metric.prompts(items)
