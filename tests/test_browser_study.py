@@ -165,6 +165,14 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
         page.screenshot(path=str(shots["rate"]))
         page.reload()
         answers[4] = _answer_by_keyboard(page, 4, total, keys)
+        # A wrong first key taken back with Backspace: only the keys after it count.
+        _answer_by_keyboard(page, 5, total, "1")
+        chosen = page.locator(".choices button.chosen")
+        sync_api.expect(chosen).to_have_count(1)
+        sync_api.expect(page.locator(".question.current")).to_have_attribute("data-dim", "alignment")
+        page.keyboard.press("Backspace")
+        sync_api.expect(chosen).to_have_count(0)
+        sync_api.expect(page.locator(".question.current")).to_have_attribute("data-dim", "quality")
         answers[5] = _answer_by_keyboard(page, 5, total, keys)
         sync_api.expect(page.locator("[data-testid=progress]")).to_have_text(f"Item 6 of {total}")
     finally:

@@ -103,6 +103,8 @@ def create_study(
         raise InputError(f"--items-per-rater must be at least 1, got {items_per_rater}")
     if pairs_per_video is not None and pairs_per_video < 1:
         raise InputError(f"--pairs-per-video must be at least 1, got {pairs_per_video}")
+    if not (golden_tolerance >= 0 and math.isfinite(golden_tolerance)):
+        raise InputError(f"--golden-tolerance must be a number of grades >= 0, got {golden_tolerance}")
     if not (min_view >= 0 and math.isfinite(min_view)):
         raise InputError(f"--min-view must be a number of seconds >= 0, got {min_view}")
     if db_path(folder).exists():

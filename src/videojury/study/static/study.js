@@ -82,6 +82,14 @@
   });
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) { return; }
+    if (ev.key === "Backspace" && !sending && current > 0) {
+      // Take back the previous dimension's answer (the item is not sent yet).
+      ev.preventDefault();
+      current -= 1;
+      delete answers[dims[current]];
+      mark();
+      return;
+    }
     var v = keys[ev.key.toLowerCase()];
     if (v === undefined) { return; }
     ev.preventDefault();
