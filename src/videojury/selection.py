@@ -48,8 +48,8 @@ class BestOfN:
     """What :func:`best_of_n` returns.
 
     ``picks``: one row per prompt with a pick: ``prompt_id``, ``video``, the
-    score columns, ``objective``, ``n_candidates`` and the manifest's other
-    columns. ``gains``: one row per score column: ``field``,
+    score columns, ``objective``, ``n_candidates``, the manifest's other
+    columns and ``error`` (a report-only metric may have failed on the pick). ``gains``: one row per score column: ``field``,
     ``higher_is_better``, ``weight``, ``pick_mean``, ``random_mean``,
     ``gain`` (mean over prompts, positive = better), ``ci_low``,
     ``ci_high``, ``n_prompts``. ``table``: every candidate with its scores
@@ -316,7 +316,7 @@ def best_of_n(
     picked = table.iloc[rows].reset_index(drop=True)
     picked["n_candidates"] = [len(groups[p]) for p in groups if p in picks]
     first = ["prompt_id", "video", *score_cols, "objective", "n_candidates"]
-    rest = [c for c in picked.columns if c not in first and c != "error"]
+    rest = [c for c in picked.columns if c not in first]  # prompt, model, extras, error
     picked = picked[first + rest]
     return BestOfN(picks=picked, gains=gains, table=table, weights=w, directions=directions,
                    normalize=normalize, skipped=skipped, confidence=confidence,
