@@ -49,7 +49,8 @@ class BestOfN:
 
     ``picks``: one row per prompt with a pick: ``prompt_id``, ``video``, the
     score columns, ``objective``, ``n_candidates``, the manifest's other
-    columns and ``error`` (a report-only metric may have failed on the pick). ``gains``: one row per score column: ``field``,
+    columns and ``error`` (a report-only metric may have failed on the
+    pick). ``gains``: one row per score column: ``field``,
     ``higher_is_better``, ``weight``, ``pick_mean``, ``random_mean``,
     ``gain`` (mean over prompts, positive = better), ``ci_low``,
     ``ci_high``, ``n_prompts``. ``table``: every candidate with its scores
