@@ -217,9 +217,9 @@ def test_checkpoint_table_and_resolution(tmp_path):
     pick = CHECKPOINTS["pickscore"]
     assert pick.download_commands() == ["hf download yuvalkirstain/PickScore_v1",
                                         "hf download laion/CLIP-ViT-H-14-laion2B-s32B-b79K"]
-    # Frame conventions: LOVE (8 uniform at 448x448) and Qwen (fps, pixel budget).
+    # Frame conventions: LOVE (8 frames by LOVE's rule at 448x448) and Qwen (fps, pixel budget).
     pol = CHECKPOINTS["internvl3-8b"].frames.policy()
-    assert pol.mode == "uniform" and pol.n == 8 and pol.resize.size == (448, 448)
+    assert pol.mode == "love" and pol.n == 8 and pol.resize.size == (448, 448)
     pol = CHECKPOINTS["qwen2.5-vl-7b"].frames.policy()
     assert pol.mode == "fps" and pol.rate == 2.0 and pol.resize.max_pixels
     assert CHECKPOINTS["qwen2.5-vl-7b"].frames.policy(frames=4).n == 4

@@ -57,7 +57,9 @@ class FrameSpec:
     """A checkpoint's frame convention, turned into a :class:`FramePolicy` on demand.
 
     ``mode="uniform"``: ``n`` frames at segment centres, resized to ``size``
-    (width, height) when given. ``mode="fps"``: ``rate`` frames per second,
+    (width, height) when given; ``mode="love"``: the same, with the ``n``
+    frames picked by LOVE's own rule (``sampling.love_indices``).
+    ``mode="fps"``: ``rate`` frames per second,
     at most ``max_frames``, each scaled down to at most ``max_pixels``
     pixels (the model's processor then rounds to its patch grid).
     """
@@ -93,6 +95,8 @@ class FrameSpec:
         if fps or self.mode == "fps":
             return FramePolicy.fps(fps or self.rate, max_frames=self.max_frames,
                                    min_frames=min_frames, resize=resize)
+        if self.mode == "love":
+            return FramePolicy.love(self.n, min_frames=min_frames, resize=resize)
         return FramePolicy.uniform(self.n, min_frames=min_frames, resize=resize)
 
     def describe(self) -> str:
@@ -100,7 +104,7 @@ class FrameSpec:
         if self.mode == "fps":
             s = f"{self.rate:g} fps (max {self.max_frames})"
         else:
-            s = f"{self.n} uniform"
+            s = f"{self.n} uniform" + (" (LOVE's rule)" if self.mode == "love" else "")
         if self.size:
             s += f" @ {self.size[0]}x{self.size[1]}"
         elif self.max_pixels:
@@ -110,8 +114,8 @@ class FrameSpec:
         return s
 
 
-# LOVE / Q-Align style evaluation: 8 uniform frames at 448x448.
-LOVE_FRAMES = FrameSpec(mode="uniform", n=8, size=(448, 448))
+# LOVE / Q-Align style evaluation: 8 frames picked by LOVE's rule, at 448x448.
+LOVE_FRAMES = FrameSpec(mode="love", n=8, size=(448, 448))
 # Qwen's video convention: 2 fps with a per-frame pixel budget (qwen-vl-utils
 # uses 2 fps and scales frames down; 448*448 keeps a 5 s clip near 2.5k tokens).
 QWEN_FRAMES = FrameSpec(mode="fps", rate=2.0, max_frames=32, max_pixels=448 * 448)

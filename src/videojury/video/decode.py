@@ -579,17 +579,23 @@ class _FileSource:
         p = Path(self.path)
         if self.info.is_image:
             if self.indices:
-                yield self.prep(_read_image(p))
+                out = self.prep(_read_image(p))
+                for _ in self.indices:
+                    yield out
             return
         n, last, shape = 0, -1, None
-        for idx, frame in _decode(p, self.info, list(self.indices)):
-            n, last = n + 1, idx
+        repeats: dict[int, int] = {}
+        for i in self.indices:  # ``love`` sampling may repeat an index
+            repeats[i] = repeats.get(i, 0) + 1
+        for idx, frame in _decode(p, self.info, sorted(repeats)):
+            n, last = n + repeats.get(idx, 1), idx
             out = self.prep(_rgb(frame, self.info))
             if shape is None:
                 shape = out.shape
             elif out.shape != shape:  # the stream changed size: keep the first frame's size
                 out = resize_frame(out, shape[1], shape[0])
-            yield out
+            for _ in range(repeats.get(idx, 1)):
+                yield out
         if n < len(self.indices):
             raise _truncated(p, last, self.info)
 
@@ -655,7 +661,14 @@ def sample_many(
             wants.setdefault(i, []).append(pol)
     # Each policy's output array is allocated once, at its first frame, and
     # filled in place: no second copy of the frames is ever made.
-    row_of = {pol: {i: r for r, i in enumerate(idx.tolist())} for pol, (idx, _) in held.items()}
+    # An index may appear more than once (``love`` sampling keeps LOVE's repeats).
+    row_of: dict[FramePolicy, dict[int, list[int]]] = {}
+    for pol, (idx, _) in held.items():
+        rows: dict[int, list[int]] = {}
+        for r, i in enumerate(idx.tolist()):
+            rows.setdefault(i, []).append(r)
+        row_of[pol] = rows
+    n_rows = {pol: len(idx) for pol, (idx, _) in held.items()}
     bufs: dict[FramePolicy, np.ndarray] = {}
     filled = {pol: 0 for pol in held}
     times: dict[int, float] = {}
@@ -670,12 +683,13 @@ def sample_many(
             out = held[pol][1](rgb)
             buf = bufs.get(pol)
             if buf is None:
-                buf = bufs[pol] = np.empty((len(row_of[pol]), *out.shape), dtype=np.uint8)
+                buf = bufs[pol] = np.empty((n_rows[pol], *out.shape), dtype=np.uint8)
             elif out.shape != buf.shape[1:]:
                 # the stream changed size mid-way: keep the first frame's size
                 out = resize_frame(out, buf.shape[2], buf.shape[1])
-            buf[row_of[pol][idx]] = out
-            filled[pol] += 1
+            for r in row_of[pol][idx]:
+                buf[r] = out
+            filled[pol] += len(row_of[pol][idx])
         del rgb
     if union and not times:
         raise VideoError(p, "no frame could be decoded; the file is truncated or corrupt")

@@ -96,13 +96,30 @@ def resize_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=interp)
 
 
+def love_indices(frame_count: int, n: int = 8) -> np.ndarray:
+    """The ``n`` frame indices LOVE's evaluation scripts read from a video.
+
+    LOVE (``train/infer_perception.py``, ``get_index``) takes
+    ``int(seg / 2 + np.round(seg * i))`` for ``i = 0..n-1`` with
+    ``seg = (N - 1) / n`` (``N`` frames; numpy rounds half to even and
+    ``int`` truncates). The last frame is never read, and when ``N <= n``
+    (``seg < 1``) some frame is read twice; both are kept, as LOVE has them.
+    """
+    if frame_count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    seg = float(frame_count - 1) / n
+    return (seg / 2 + np.round(seg * np.arange(n))).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class FramePolicy:
     """Which frames a metric needs, and at what size.
 
     ``mode`` is ``"uniform"`` (``n`` frames, one at the centre of each of
-    ``n`` equal segments: index ``floor((i + 0.5) * N / n)``, as LOVE samples
-    its 8 frames), ``"fps"`` (``rate`` frames per second of video time, capped
+    ``n`` equal segments: index ``floor((i + 0.5) * N / n)``), ``"love"``
+    (LOVE's own rule for its ``n`` = 8 frames, see :func:`love_indices`; it
+    differs from ``uniform`` for most frame counts and may repeat a frame),
+    ``"fps"`` (``rate`` frames per second of video time, capped
     by ``max_frames`` with a uniform subsample) or ``"all"`` (every frame,
     optionally capped by ``max_frames``). ``min_frames`` is the fewest frames
     the metric can work with: a shorter video is an error for that metric.
@@ -120,10 +137,10 @@ class FramePolicy:
     stream: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in ("uniform", "fps", "all"):
-            raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, fps or all")
-        if self.mode == "uniform" and (self.n is None or self.n < 1):
-            raise ValueError("uniform sampling needs n >= 1")
+        if self.mode not in ("uniform", "love", "fps", "all"):
+            raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, love, fps or all")
+        if self.mode in ("uniform", "love") and (self.n is None or self.n < 1):
+            raise ValueError(f"{self.mode} sampling needs n >= 1")
         if self.mode == "fps" and (self.rate is None or self.rate <= 0):
             raise ValueError("fps sampling needs rate > 0")
 
@@ -132,6 +149,12 @@ class FramePolicy:
                 stream: bool = False) -> FramePolicy:
         """``n`` frames at segment centres."""
         return cls(mode="uniform", n=n, min_frames=min_frames, resize=resize, stream=stream)
+
+    @classmethod
+    def love(cls, n: int = 8, *, min_frames: int = 1, resize: Resize | None = None,
+             stream: bool = False) -> FramePolicy:
+        """``n`` frames picked by LOVE's rule (:func:`love_indices`), repeats kept."""
+        return cls(mode="love", n=n, min_frames=min_frames, resize=resize, stream=stream)
 
     @classmethod
     def fps(
@@ -150,14 +173,17 @@ class FramePolicy:
                    stream=stream)
 
     def indices(self, frame_count: int, fps: float) -> np.ndarray:
-        """Frame indices (sorted, unique, int64) this policy takes from a video.
+        """Frame indices (sorted, int64) this policy takes from a video.
 
-        When a video has fewer frames than ``uniform(n)`` asks for, every
-        frame is taken once (no index is repeated); whether that is enough is
-        decided by ``min_frames``.
+        Indices are unique except for ``love``, which keeps LOVE's repeats
+        (always ``n`` indices, e.g. frame 4 twice for an 8-frame clip). When a
+        video has fewer frames than ``uniform(n)`` asks for, every frame is
+        taken once; whether that is enough is decided by ``min_frames``.
         """
         if frame_count <= 0:
             return np.zeros(0, dtype=np.int64)
+        if self.mode == "love":
+            return love_indices(frame_count, int(self.n))  # type: ignore[arg-type]
         if self.mode == "uniform":
             n = int(self.n)  # type: ignore[arg-type]
             if n >= frame_count:
@@ -181,6 +207,8 @@ class FramePolicy:
         """Short human-readable form, e.g. ``uniform(8)@short_side=224``."""
         if self.mode == "uniform":
             s = f"uniform({self.n})"
+        elif self.mode == "love":
+            s = f"love({self.n})"
         elif self.mode == "fps":
             s = f"fps({self.rate:g})"
         else:

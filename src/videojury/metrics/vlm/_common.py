@@ -51,7 +51,11 @@ COMMON_OPTIONS: dict[str, Any] = {
     "fps": 0.0,
     "max_pixels": 0,
     "trust_remote_code": False,
+    # "" (the checkpoint's convention), "uniform" (segment centres) or "love"
+    # (LOVE's own rule, see videojury.video.sampling.love_indices).
+    "sampling": "",
 }
+SAMPLINGS = ("", "uniform", "love")
 
 
 class ModelMetric(Metric):
@@ -73,6 +77,12 @@ class ModelMetric(Metric):
             raise MetricError(f"metric {self.name}: frames, fps and max_pixels must be >= 0")
         if self.options["frames"] and self.options["fps"]:
             raise MetricError(f"metric {self.name}: give frames= or fps=, not both")
+        if self.options["sampling"] not in SAMPLINGS:
+            raise MetricError(f"metric {self.name}: sampling={self.options['sampling']!r} is not "
+                              "known; use sampling=uniform or sampling=love")
+        if self.options["sampling"] and self.options["fps"]:
+            raise MetricError(f"metric {self.name}: sampling={self.options['sampling']} picks a "
+                              "fixed number of frames; give frames= (or nothing), not fps=")
         self._checkpoint = None
         self._backbone = None
 
@@ -96,15 +106,36 @@ class ModelMetric(Metric):
 
         pinned, ident = run_identity(self.checkpoint, self.options["device"],
                                      self.options["dtype"], hash_file)
+        if self.frame_policy().mode == "love":
+            # LOVE's frame rule (a checkpoint's default since it exists) keys apart
+            # from the segment-centre frames scored before it
+            ident = {**ident, "sampling": "love"}
         if self._backbone is None:
             self._checkpoint = pinned
         return ident
 
+    @property
+    def options_key(self) -> str:
+        # sampling="" (the checkpoint's convention) keys as before the option existed
+        if self.options.get("sampling"):
+            return super().options_key
+        keyed = {k: v for k, v in self.options.items()
+                 if k != "sampling" and k not in self.runtime_options
+                 and k not in self.resolved_options}
+        return json.dumps(keyed, sort_keys=True, separators=(",", ":"), default=str)
+
     def frame_policy(self) -> FramePolicy:
-        return self.checkpoint.frames.policy(frames=self.options["frames"],
-                                             fps=self.options["fps"],
-                                             max_pixels=self.options["max_pixels"],
-                                             min_frames=self.min_frames)
+        pol = self.checkpoint.frames.policy(frames=self.options["frames"],
+                                            fps=self.options["fps"],
+                                            max_pixels=self.options["max_pixels"],
+                                            min_frames=self.min_frames)
+        want = self.options["sampling"]
+        if want == "love" and pol.mode != "love":
+            n = self.options["frames"] or (pol.n if pol.mode == "uniform" else 8)
+            return FramePolicy.love(int(n), min_frames=self.min_frames, resize=pol.resize)
+        if want == "uniform" and pol.mode == "love":
+            return FramePolicy.uniform(int(pol.n), min_frames=self.min_frames, resize=pol.resize)
+        return pol
 
     def backbone(self):
         """The loaded backbone (loaded on first use, shared process-wide)."""
