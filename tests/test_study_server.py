@@ -87,6 +87,9 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
         assert get("POST", start, b"{}", cross)[0] == 403
         assert get("POST", start, b"{}", {**cross, "Origin": "null"})[0] == 403
         assert get("POST", start, b"{}", {**cross, "Origin": srv.url, "Sec-Fetch-Site": "cross-site"})[0] == 403
+        assert get("POST", start, b"{}", {"Content-Type": "application/json",
+                                          "X-CSRF-Token": "\u00e9t\u00e9".encode("latin-1")})[0] == 403
+        assert get("GET", "/admin/%C3%A9t%C3%A9")[0] == 404
         assert r1.post(start, {}, d["csrf"])[0] == 200
 
         item = r1.page()
@@ -96,6 +99,7 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
         assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp;" in html
         bad = [({"seq": 1, "nonce": item["nonce"], "answers": {"quality": "3"}}, 409),  # not the shown item
                ({"seq": 0, "nonce": "guess", "answers": {"quality": "3"}}, 409),
+               ({"seq": 0, "nonce": "\u00e9\ud800", "answers": {"quality": "3"}}, 409),
                ({"seq": 0, "nonce": item["nonce"], "answers": {"quality": "6"}}, 400),
                ({"seq": 0, "nonce": item["nonce"], "answers": {"quality": True}}, 400),
                ({"seq": 0, "nonce": item["nonce"], "answers": {}}, 400),

@@ -48,6 +48,11 @@ MAX_BODY = 8192
 _SLACK = 0.25  # seconds of clock slack on the minimum viewing time
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings, any characters (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 class Study:
     """Shared state of one served study: config, secret, a write lock, one connection per thread."""
 
@@ -129,7 +134,7 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise HTTPException(403, "JSON only")
         sent = request.headers.get("x-csrf-token", "")
-        if not hmac.compare_digest(sent, st.csrf(token)):
+        if not _same(sent, st.csrf(token)):
             raise HTTPException(403, "missing or wrong CSRF token")
         origin = request.headers.get("origin")
         # Host part only: behind a TLS proxy the browser's scheme is https, ours http.
@@ -222,7 +227,7 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
             try:
                 shown = con.execute("SELECT nonce, shown_at FROM shown WHERE rater=? AND seq=?",
                                     (rater, seq)).fetchone()
-                if shown is None or not hmac.compare_digest(shown[0], nonce):
+                if shown is None or not _same(shown[0], nonce):
                     con.execute("ROLLBACK")
                     return JSONResponse({"ok": False, "error": "not the item you were shown; reload the page"}, 409)
                 done = con.execute("SELECT COUNT(DISTINCT seq) FROM answers WHERE rater=?", (rater,)).fetchone()[0]
@@ -268,7 +273,7 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
         return FileResponse(row[0], headers={"Cache-Control": "private, max-age=3600"})
 
     def _admin_or_404(request):
-        if not hmac.compare_digest(request.path_params["token"], st.admin_token or secrets.token_hex(8)):
+        if not _same(request.path_params["token"], st.admin_token or secrets.token_hex(8)):
             raise HTTPException(404, "unknown link")
 
     def _status() -> dict:
