@@ -12,11 +12,16 @@ counts (judges restate a summary at the end). An answer missing any axis is
 an error for that video, recorded with the text the model wrote, never a
 zero.
 
-Next to each integer, ``*_soft`` is the probability-weighted score read from
-the distribution of the token that wrote it: sum_k k * p(k) over the digits
-1-5, renormalised to them (VideoScore2's soft score). When the score was not
-written as a lone digit token (e.g. "3.5"), the soft score equals the value
-written.
+Next to each integer, ``*_soft`` is the expected digit read from the
+distribution of the token that wrote it: sum_k k * p(k) over the digits 1-5,
+p renormalised to them. This is not what VideoScore2's released float
+inference returns: its ``eval/eval_methods/vs2_float.py`` samples at
+temperature 0.7 and reports argmax_k(p(k)) * max_k p(k) / sum_k p(k) (the
+most probable digit times its renormalised probability, so at most the
+integer, and 5 * 0.5 = 2.5 for an even split between 4 and 5). The expected
+digit is the variant that repository defines beside it and leaves unused.
+When the score was not written as a lone digit token (e.g. "3.5"), the soft
+score equals the value written.
 
 The rationale text itself is not a number and so is not stored as a score;
 ``rationale_log=PATH`` appends one JSON line per video (video, prompt, text,
@@ -113,7 +118,8 @@ class RationaleJudge(LMMMetric):
         f for axis, (label, _) in RATIONALE_AXES.items() for f in (
             ScoreField(f"rationale_{axis}", 1.0, 5.0, True, f"{label}: integer 1-5 as written"),
             ScoreField(f"rationale_{axis}_soft", 1.0, 5.0, True,
-                       f"{label}: probability-weighted over the digits 1-5")))
+                       f"{label}: expected digit, sum k*p(k) over 1-5 renormalised "
+                       "(not VideoScore2's argmax*p)")))
     description = "VideoScore2-style judge: rationale, then 1-5 per axis (+ soft scores)."
     reference = "VideoScore2 (He et al., 2025)"
     default_options = {**COMMON_OPTIONS, "model": "videoscore2", "template": RATIONALE_TEMPLATE,
