@@ -54,7 +54,8 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
                      f"/admin/{tok['r01']}", f"/r/{tok['r01']}/video/../../../etc/passwd",
                      f"/r/{tok['r01']}/video/%2e%2e%2f%2e%2e%2fstudy.sqlite", f"/r/{tok['r01']}/video/1.0",
                      "/static/../study.sqlite", "/static/%2e%2e/app.py", "/study.sqlite", "/raters.csv",
-                     f"/r/{tok['r01']}/video/999"]:
+                     f"/r/{tok['r01']}/video/999", f"/r/{tok['r01']}/video/{10**30}", f"/r/{tok['r01']}/video/-1",
+                     "/r/" + "x" * 5000]:
             status, _, body = get("GET", path)
             assert status == 404, (path, status)
             assert b"sqlite" not in body and b"import" not in body
@@ -104,7 +105,9 @@ def test_tokens_paths_csrf_and_item_checks(tmp_path, clips):
                ({"seq": 0, "nonce": item["nonce"], "answers": {"quality": True}}, 400),
                ({"seq": 0, "nonce": item["nonce"], "answers": {}}, 400),
                ({"seq": 0, "nonce": item["nonce"], "answers": {"quality": "3", "x": "1"}}, 400),
-               ({"seq": "0", "nonce": item["nonce"], "answers": {"quality": "3"}}, 400)]
+               ({"seq": "0", "nonce": item["nonce"], "answers": {"quality": "3"}}, 400),
+               ({"seq": 10**30, "nonce": item["nonce"], "answers": {"quality": "3"}}, 400),
+               ({"seq": 0, "nonce": item["nonce"], "answers": ["quality", "3"]}, 400)]
         for payload, code in bad:
             assert r1.post(item["answer_url"], payload, item["csrf"])[0] == code, payload
         assert get("POST", item["answer_url"], b"not json",

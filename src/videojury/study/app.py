@@ -208,8 +208,8 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
 
     def _record(rater: str, data: dict) -> JSONResponse:
         seq, nonce, answers = data.get("seq"), data.get("nonce"), data.get("answers")
-        if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(nonce, str) \
-                or not isinstance(answers, dict):
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**31 \
+                or not isinstance(nonce, str) or not isinstance(answers, dict):
             return JSONResponse({"ok": False, "error": "need seq (int), nonce (str) and answers (object)"}, 400)
         allowed = PAIR_CHOICES if pair else tuple(str(k) for k in ACR_LABELS)
         if set(answers) != set(dims):
@@ -265,6 +265,8 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
         token = request.path_params["token"]
         rater, _ = _rater_or_404(token)
         vid = request.path_params["vid"]
+        if not 0 < vid < 2**31:  # SQLite integers are 64-bit; ids are small
+            raise HTTPException(404, "no such video")
         owned = st.db.execute("SELECT 1 FROM items WHERE rater=? AND (a=? OR b=?) LIMIT 1",
                               (rater, vid, vid)).fetchone()
         row = st.db.execute("SELECT path FROM videos WHERE id=?", (vid,)).fetchone()
