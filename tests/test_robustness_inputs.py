@@ -212,7 +212,8 @@ def test_V12_one_pixel_video_gives_clear_messages(tmp_path, capsys):
     assert code == 1
     [err] = errors(df)
     assert "OpenCV" not in err and "cpp" not in err
-    assert "optical flow needs frames of at least 12x8 pixels" in err and "1x1" in err
+    assert ("optical flow needs frames with a short side of at least 8 and a long side of at "
+            "least 12 pixels, got 1x1") in err
     assert "NIQE needs an image of at least 96x96" in err
 
 

@@ -60,9 +60,9 @@ def dis_flow(a: np.ndarray, b: np.ndarray, preset: str = "fast") -> np.ndarray:
     h, w = a.shape[:2]
     if min(h, w) < _FLOW_MIN[0] or max(h, w) < _FLOW_MIN[1]:
         # OpenCV's own message here is a raw C++ assertion (dis_flow.cpp).
-        raise MetricError(f"optical flow needs frames of at least {_FLOW_MIN[1]}x{_FLOW_MIN[0]} "
-                          f"pixels (short side {_FLOW_MIN[0]}, long side {_FLOW_MIN[1]}); this "
-                          f"video's frames are {w}x{h}")
+        raise MetricError(f"optical flow needs frames with a short side of at least "
+                          f"{_FLOW_MIN[0]} and a long side of at least {_FLOW_MIN[1]} pixels, "
+                          f"got {w}x{h}")
     dis = cv2.DISOpticalFlow_create(_PRESETS[preset])
     ga = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
     gb = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY)
