@@ -363,7 +363,7 @@ def hub_commit(repo: str, revision: str | None = None) -> str:
         try:
             from huggingface_hub import HfApi
 
-            commit = HfApi().model_info(repo, revision=rev).sha
+            commit = HfApi().model_info(repo, revision=rev, timeout=15).sha
             if commit:
                 _HUB_COMMITS[memo] = commit
         except Exception as exc:  # noqa: BLE001 - network, auth, missing repo
@@ -461,3 +461,95 @@ def pinned_identity(ck: Checkpoint, hash_file) -> tuple[Checkpoint, dict[str, st
     else:
         ident["processor"] = "with weights"
     return pinned, ident
+
+
+# --- single weight files: the official checkpoints of non-Hugging-Face models -----
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One official checkpoint file (a ``.pth``/``.pt`` as its authors publish it).
+
+    The VBench dimensions run on these rather than on Hugging Face folders.
+    ``file``: the file name; ``url``: where its authors publish it;
+    ``licence``: the weights' licence; ``size_mb``: download size in MiB;
+    ``vbench_dir``: the sub-folder of VBench's cache (``~/.cache/vbench``)
+    where VBench keeps it, so a machine that ran VBench needs no second
+    copy. Nothing here downloads: :meth:`fetch_command` says how to.
+    """
+
+    name: str
+    file: str
+    url: str
+    licence: str
+    size_mb: float
+    reference: str = ""
+    vbench_dir: str = ""
+
+    def fetch_command(self, folder: str | None = None) -> str:
+        """The shell command that puts the file where :func:`resolve_weight_file` looks."""
+        target = folder or weights_dir()
+        return f"mkdir -p {target} && curl -L -o {target}/{self.file} {self.url}"
+
+
+WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
+    WeightFile("dino-vitb16", "dino_vitbase16_pretrain.pth",
+               "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/"
+               "dino_vitbase16_pretrain.pth", "Apache-2.0", 327.4,
+               "DINO ViT-B/16 (Caron et al., ICCV 2021); VBench subject_consistency",
+               "dino_model"),
+    WeightFile("openai-clip-vit-b-32", "ViT-B-32.pt",
+               "https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c1"
+               "8be219cc2a73407c4526f58eba950af/ViT-B-32.pt", "MIT", 337.6,
+               "OpenAI CLIP ViT-B/32 (Radford et al., 2021); VBench background_consistency, "
+               "appearance_style", "clip_model"),
+    WeightFile("openai-clip-vit-l-14", "ViT-L-14.pt",
+               "https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267"
+               "cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt", "MIT", 890.0,
+               "OpenAI CLIP ViT-L/14 (Radford et al., 2021); backbone of VBench aesthetic_quality",
+               "clip_model"),
+    WeightFile("laion-aesthetic-vit-l-14", "sa_0_4_vit_l_14_linear.pth",
+               "https://raw.githubusercontent.com/LAION-AI/aesthetic-predictor/main/"
+               "sa_0_4_vit_l_14_linear.pth", "MIT", 0.003,
+               "LAION aesthetic predictor v1 (linear head on CLIP ViT-L/14 embeddings); "
+               "VBench aesthetic_quality", "aesthetic_model/emb_reader"),
+]}
+
+
+def weights_dir() -> str:
+    """Where weight files are looked for first: ``$VIDEOJURY_WEIGHTS`` or
+    ``~/.cache/videojury/weights``."""
+    return os.environ.get("VIDEOJURY_WEIGHTS") or os.path.join("~", ".cache", "videojury",
+                                                               "weights")
+
+
+def resolve_weight_file(value: str, kind: str) -> Path:
+    """The local path of a weight file named by a ``model`` option.
+
+    ``value`` is a short name of :data:`WEIGHT_FILES` (looked for in
+    :func:`weights_dir`, then in VBench's cache ``$VBENCH_CACHE_DIR`` or
+    ``~/.cache/vbench``) or a path to the file itself. ``kind`` names what the
+    file must be, for messages (``"a DINO ViT checkpoint"``). Raises
+    :class:`MetricError` naming the file, its source and the fetch command.
+    """
+    if value in WEIGHT_FILES:
+        wf = WEIGHT_FILES[value]
+        places = [Path(os.path.expanduser(weights_dir())) / wf.file]
+        if wf.vbench_dir:
+            vb = os.environ.get("VBENCH_CACHE_DIR") or os.path.join("~", ".cache", "vbench")
+            places.append(Path(os.path.expanduser(vb)) / wf.vbench_dir / wf.file)
+        for p in places:
+            if p.is_file():
+                return p
+        raise MetricError(f"weights {wf.file} ({wf.reference}) are not on this machine; looked "
+                          f"in {', '.join(str(p.parent) for p in places)}. Nothing downloads by "
+                          f"itself: fetch them from {wf.url} with\n  {wf.fetch_command()}\n"
+                          f"(licence {wf.licence}, {wf.size_mb:g} MiB) or pass model=PATH")
+    p = Path(os.path.expanduser(value))
+    if p.is_file():
+        return p
+    if p.is_dir():
+        raise MetricError(f"model={value} is a folder; this metric needs {kind} file (.pth/.pt)")
+    close = [n for n, w in WEIGHT_FILES.items() if w.file == value]
+    hint = f" (short name: {close[0]})" if close else ""
+    raise MetricError(f"model={value}: no such file and not a known weight name{hint}; "
+                      f"this metric needs {kind}. Known names: {', '.join(sorted(WEIGHT_FILES))}")
