@@ -267,3 +267,19 @@ def test_serve_errors_are_messages(tmp_path, clips, capsys):
         assert "--host 'no-such-host.invalid'" in capsys.readouterr().err
     finally:
         busy.close()
+
+
+def test_ipv6_loopback(tmp_path, clips):
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    man = write_manifest(tmp_path / "m.csv", [{"video": str(clips[0])}])
+    create_study(tmp_path / "s", man, protocol="acr", dimensions=["quality"], raters=1)
+    try:
+        srv = ServerThread(tmp_path / "s", host="::1")
+    except Exception as exc:  # noqa: BLE001 - a machine without ::1
+        pytest.skip(f"cannot listen on ::1: {exc}")
+    with srv:
+        r = HttpRater(srv.url, tokens(tmp_path / "s")["r01"])
+        assert r.page()["page"] == "instructions"  # Host: [::1]:PORT is a loopback name

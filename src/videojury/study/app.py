@@ -410,7 +410,7 @@ class ServerThread:
     def __init__(self, folder: str | Path, *, min_view: float | None = None, host: str = "127.0.0.1"):
         self.app = build_app(folder, min_view=min_view)
         self.sock = _bind(host, 0)
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.sock.getsockname()[1]}"
         self.admin_url = f"{self.url}/admin/{self.app.state.study.admin_token}"
         self.server = _server(self.app, self.sock)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
