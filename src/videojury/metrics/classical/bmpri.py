@@ -1,0 +1,202 @@
+"""BMPRI: a numpy port of the BMPRI code LOVE ships (``NRIQA/BMPRI``).
+
+BMPRI (Min, Zhai, Gu, Liu, Wang, Yang & Chen, "Blind Image Quality
+Estimation via Distortion Aggravation", IEEE Trans. Broadcasting 2018)
+distorts the image further in four ways, five strengths each, and measures
+how much of the image's local binary pattern (LBP, 4 neighbours, radius 1)
+structure survives in each of these *pseudo-reference* images:
+
+* JPEG at quality 0, 2, 4, 6, 8 (LBP code 0: flat centre);
+* JPEG 2000 at compression ratios 150, 175, 200, 225, 250 (codes 2-3: edges);
+* 3x3 Gaussian blur, sigma 0.5 ... 2.5 (codes 2-3);
+* Gaussian noise of variance 0.3 ... 0.7 on the 0-1 scale (codes 0-1).
+
+Each of the 20 features is ``sum(map_image & map_pseudo) / (sum(map_pseudo) + 1)``;
+an epsilon-SVR (RBF, libsvm) maps them, scaled to [-1, 1] with the released
+ranges, to a quality score, lower is better (it predicts DMOS-like numbers).
+
+What cannot be bit-exact: the JPEG and JPEG 2000 encoders (MATLAB uses its
+own libjpeg build and Kakadu; we use Pillow's libjpeg-turbo and OpenJPEG with
+MATLAB's documented defaults, see :func:`jpeg_roundtrip`,
+:func:`jp2_roundtrip`) and the noise (MATLAB's ``randn`` stream under
+``rng(seed)``; we use numpy's PCG64 seeded with 0). ``docs/metrics.md``
+quantifies both against the same MATLAB code run in GNU Octave. The libsvm
+text round trips of the release (features printed with ``%f``, scaled
+features with ``%g``) are reproduced.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from scipy.ndimage import correlate
+
+from . import matlab
+
+__all__ = [
+    "bmpri", "bmpri_features", "bmpri_score", "lbp41_count", "jpeg_roundtrip", "jp2_roundtrip",
+    "gaussian_noise", "imfilter_uint8", "svm_scale", "load_svm",
+]
+
+JPEG_QUALITIES = (0, 2, 4, 6, 8)
+JP2_RATIOS = (150, 175, 200, 225, 250)
+BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 2.5)
+NOISE_VARIANCES = (0.3, 0.4, 0.5, 0.6, 0.7)
+NOISE_SEED = 0
+
+
+@lru_cache(maxsize=2)
+def load_svm(name: str) -> dict[str, np.ndarray]:
+    """The released libsvm model and ranges, ``bmpri`` or ``bpri``."""
+    with resources.files(__package__).joinpath(f"data/{name}_svm.npz").open("rb") as fh:
+        with np.load(fh) as z:
+            return {k: z[k] for k in z.files}
+
+
+def lbp41_count(gray: np.ndarray) -> np.ndarray:
+    """Per interior pixel, how many of its 4 neighbours (E, N, W, S) are >= it."""
+    g = np.asarray(gray)
+    c = g[1:-1, 1:-1]
+    return ((g[1:-1, 2:] >= c).astype(np.int8) + (g[:-2, 1:-1] >= c)
+            + (g[1:-1, :-2] >= c) + (g[2:, 1:-1] >= c))
+
+
+def _ratio(dist: np.ndarray, pri: np.ndarray) -> float:
+    return float(np.count_nonzero(dist & pri)) / (float(np.count_nonzero(pri)) + 1.0)
+
+
+def imfilter_uint8(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """MATLAB ``imfilter(uint8, kernel)``: correlation, zero padding, rounded to uint8."""
+    out = correlate(gray.astype(np.float64), kernel, mode="constant", cval=0.0)
+    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """Encode with libjpeg (Pillow) at ``quality`` (0 acts as 1, as in libjpeg) and decode."""
+    buf = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert(im.mode))
+
+
+def jp2_roundtrip(image: np.ndarray, ratio: float) -> np.ndarray:
+    """JPEG 2000 at compression ``ratio`` (OpenJPEG via Pillow) and back.
+
+    MATLAB's lossy defaults: irreversible 9/7 wavelet, 5 decomposition
+    levels (6 resolutions), colour transform for RGB, one quality layer.
+    """
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG2000", quality_mode="rates",
+                                quality_layers=[float(ratio)], irreversible=True,
+                                num_resolutions=6, mct=1 if image.ndim == 3 else 0)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im)
+
+
+def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED) -> np.ndarray:
+    """MATLAB ``imnoise(uint8, 'gaussian', 0, variance)`` with a seeded numpy stream."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    x = image.astype(np.float64) / 255.0 + np.sqrt(variance) * rng.standard_normal(image.shape)
+    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return matlab.rgb2gray(image) if image.ndim == 3 else image
+
+
+def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED) -> np.ndarray:
+    """The 20 BMPRI features (JPEG, JPEG 2000, blur, noise; 5 strengths each).
+
+    ``seed`` seeds the noise pseudo-references (MATLAB's stream cannot be
+    reproduced; varying it shows how much the score depends on the draw).
+    """
+    img = matlab.as_uint8_image(image)
+    gray = _gray(img)
+    if min(gray.shape) < 3:
+        raise ValueError(f"image {gray.shape[0]}x{gray.shape[1]} is too small for BMPRI "
+                         "(needs at least 3x3 pixels)")
+    count = lbp41_count(gray)
+    flat, edge, noisy = count == 0, (count == 2) | (count == 3), count <= 1
+    feats = []
+    for q in JPEG_QUALITIES:
+        feats.append(_ratio(flat, lbp41_count(_gray(jpeg_roundtrip(img, q))) == 0))
+    for r in JP2_RATIOS:
+        c = lbp41_count(_gray(jp2_roundtrip(img, r)))
+        feats.append(_ratio(edge, (c == 2) | (c == 3)))
+    for s in BLUR_SIGMAS:
+        c = lbp41_count(imfilter_uint8(gray, matlab.gaussian_window(3, s)))
+        feats.append(_ratio(edge, (c == 2) | (c == 3)))
+    for v in NOISE_VARIANCES:
+        feats.append(_ratio(noisy, lbp41_count(_gray(gaussian_noise(img, v, seed))) <= 1))
+    return np.array(feats)
+
+
+def _printf(values: np.ndarray, fmt: str) -> np.ndarray:
+    return np.array([float(format(float(v), fmt)) for v in values])
+
+
+def svm_scale(features: np.ndarray, model: dict[str, np.ndarray]) -> np.ndarray:
+    """libsvm's ``svm-scale -r range`` of features written with MATLAB's ``%f``.
+
+    The release writes the features with ``%f`` (6 decimals) and svm-scale
+    writes the scaled values with ``%g`` (6 significant digits); both
+    roundings are applied here so the SVM sees the same numbers.
+    """
+    x = _printf(features, "f")
+    lo, hi = float(model["scale_lower"]), float(model["scale_upper"])
+    fmin, fmax = model["feature_min"], model["feature_max"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = lo + (hi - lo) * (x - fmin) / (fmax - fmin)
+    scaled = np.where(x == fmin, lo, np.where(x == fmax, hi, scaled))
+    scaled = np.where(fmax == fmin, 0.0, scaled)
+    return _printf(scaled, "g")
+
+
+def rbf_kernel(x: np.ndarray, model: dict[str, np.ndarray]) -> np.ndarray:
+    sv = model["support_vectors"]
+    diff = sv - x[None, :]
+    return np.exp(-float(model["gamma"]) * np.sum(diff * diff, axis=1))
+
+
+def bmpri(image: np.ndarray, seed: int = NOISE_SEED) -> float:
+    """BMPRI of a uint8 RGB (H, W, 3) or gray (H, W) image; lower is better.
+
+    Raises ``ValueError`` for invalid input or an image smaller than 3x3.
+    """
+    return bmpri_score(bmpri_features(image, seed))
+
+
+def bmpri_score(features: np.ndarray) -> float:
+    """The released SVR on 20 BMPRI features (``BMPRI_score.m``: svm-scale, svm-predict)."""
+    model = load_svm("bmpri")
+    x = svm_scale(np.asarray(features, dtype=np.float64), model)
+    return float(model["sv_coef"][0] @ rbf_kernel(x, model) - model["rho"][0])
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class BMPRI(FrameIQAMetric):
+    """BMPRI of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "bmpri"
+    version = "1"
+    fields = (ScoreField("bmpri", None, None, False,
+                         "multiple-pseudo-reference LBP similarity mapped by the released SVR; "
+                         "a DMOS-like number, lower is better"),)
+    description = "BMPRI (LOVE NRIQA MATLAB code port) per frame, pooled over sampled frames."
+    reference = "Min et al., IEEE Trans. Broadcasting 2018; IntMeGroup/LOVE NRIQA/BMPRI"
+    image_score = staticmethod(bmpri)

@@ -1,0 +1,272 @@
+"""BPRI: a numpy port of the BPRI code LOVE ships (``NRIQA/BPRI``).
+
+BPRI (Min, Gu, Zhai, Liu, Yang & Chen, "Blind Quality Assessment Based on
+Pseudo Reference Image", IEEE Trans. Multimedia 2018) builds one
+pseudo-reference image (PRI) per distortion type and scores how similar the
+image is to it:
+
+* ``LSSs`` (sharpness): PRI = 3x3 box blur; Jaccard-like overlap of the
+  LBP edge maps (codes 2-3): ``|A & B| / (|A | B| + 1)``;
+* ``LSSn`` (noise): PRI = Gaussian noise of variance 0.5; overlap of the
+  LBP "bright/isolated" maps (codes 0-1);
+* ``PSS`` (blockiness): PRI = JPEG at quality 0; share of the PRI's
+  minimum-eigenvalue corners lying on 8x8 block corners that the image also
+  has there: ``|corners(I) & corners(PRI)| / (|corners(PRI)| + 1)`` (with
+  MATLAB's ``length`` of an n x 2 array, which is 2 when n is 1).
+
+Each is mapped by its released logistic-plus-linear curve and the three are
+mixed by the probabilities of a 3-class libsvm C-SVC (RBF) on the raw
+features scaled to [0, 1] (``BPRIp``, the release's default output). Lower is
+better (DMOS-like).
+
+Not bit-exact by construction: the JPEG encoder and the noise stream (see
+:mod:`.bmpri`), and MATLAB's ``corner``/``bwmorph('shrink')``, which we
+re-implement from their documented behaviour (:func:`corners`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import correlate1d, find_objects, label, maximum_filter
+
+from . import matlab
+from .bmpri import (
+    _gray, _printf, gaussian_noise, imfilter_uint8, jpeg_roundtrip, lbp41_count, load_svm,
+    rbf_kernel, svm_scale,
+)
+
+__all__ = ["bpri", "bpri_features", "bpri_score", "corners", "svc_probabilities"]
+
+NOISE_VARIANCE = 0.5
+_FILTER = matlab.gaussian_kernel_1d(3, 0.5)
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.count_nonzero(a & b)) / (float(np.count_nonzero(a | b)) + 1.0)
+
+
+def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
+    """MATLAB ``cornermetric(I, 'MinimumEigenvalue', 'FilterCoefficients', g3)``."""
+    img = gray.astype(np.float64) / 255.0
+    gx = img[1:-1, :-2] - img[1:-1, 2:]
+    gy = img[:-2, 1:-1] - img[2:, 1:-1]
+
+    def smooth(v: np.ndarray) -> np.ndarray:  # 'replicate', 'full', trimmed back
+        p = np.pad(v, 2, mode="edge")
+        out = correlate1d(correlate1d(p, _FILTER, axis=0, mode="nearest"), _FILTER, axis=1,
+                          mode="nearest")
+        return out[1:-1, 1:-1]
+
+    a, b, c = smooth(gx * gx), smooth(gy * gy), smooth(gx * gy)
+    return ((a + b) - np.sqrt((a - b) ** 2 + 4.0 * c * c)) / 2.0
+
+
+def _regional_max(m: np.ndarray) -> np.ndarray:
+    """``imregionalmax(m, 8)``: 8-connected plateaux with only lower neighbours."""
+    cand = m >= maximum_filter(m, size=3, mode="constant", cval=-np.inf)
+    lab, n = label(cand, structure=_EIGHT)
+    if n == 0:
+        return cand
+    bad = np.zeros(n + 1, dtype=bool)
+    h, w = m.shape
+    pad_m = np.pad(m, 1, constant_values=np.nan)
+    pad_c = np.pad(cand, 1, constant_values=True)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            nm = pad_m[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            nc = pad_c[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+            leak = cand & ~nc & (nm == m)
+            bad[lab[leak]] = True
+    bad[0] = True
+    return ~bad[lab] & cand
+
+
+# Neighbours in the order E, NE, N, NW, W, SW, S, SE (Yokoi's x1..x8).
+_RING = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))
+
+
+def _simple(win: np.ndarray) -> bool:
+    x = [1 - int(win[1 + dy, 1 + dx]) for dy, dx in _RING]
+    n = sum(x[k] - x[k] * x[(k + 1) % 8] * x[(k + 2) % 8] for k in (0, 2, 4, 6))
+    return n == 1
+
+
+def _shrink(bw: np.ndarray) -> np.ndarray:
+    """``bwmorph(bw, 'shrink', Inf)``: delete simple, non-isolated pixels in four
+    parity sub-fields (odd/odd, even/even, odd/even, even/odd rows/columns,
+    1-based) until nothing changes; objects without holes end as one pixel."""
+    out = bw.copy()
+    lab, n = label(bw, structure=_EIGHT)
+    if n == 0:
+        return out
+    sizes = np.bincount(lab.ravel())
+    slices = find_objects(lab)
+    for comp in np.flatnonzero(sizes[1:] > 1) + 1:
+        sl = slices[comp - 1]
+        r0, c0 = sl[0].start, sl[1].start
+        mine = lab[sl] == comp
+        box = np.pad(mine, 1)
+        changed = True
+        while changed:
+            changed = False
+            for pr, pc in ((0, 0), (1, 1), (0, 1), (1, 0)):
+                drop = []
+                for y, x in zip(*np.nonzero(box)):
+                    gy, gx = y - 1 + r0, x - 1 + c0
+                    if gy % 2 == pr and gx % 2 == pc and _simple(box[y - 1:y + 2, x - 1:x + 2]):
+                        drop.append((y, x))
+                for y, x in drop:
+                    box[y, x] = False
+                changed = changed or bool(drop)
+        region = out[sl]
+        region[mine] = box[1:-1, 1:-1][mine]
+    return out
+
+
+def corners(gray: np.ndarray, quality: float = 0.001) -> np.ndarray:
+    """MATLAB ``corner(I, 'MinimumEigenvalue', N, 'FilterCoefficients',
+    fspecial('gaussian', [3 1], 0.5), 'QualityLevel', quality)`` for large N:
+    1-based ``[x, y]`` rows of the shrunk regional maxima above ``quality * max``."""
+    m = min_eigen_metric(gray)
+    top = float(m.max())
+    if not top > 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    bw = _regional_max(m)
+    bw &= m >= quality * top
+    bw = _shrink(bw)
+    bw[[0, -1], :] = False
+    bw[:, [0, -1]] = False
+    ys, xs = np.nonzero(bw)
+    return np.stack([xs + 1, ys + 1], axis=1)
+
+
+def _on_block_corner(pts: np.ndarray) -> np.ndarray:
+    x, y = pts[:, 0] % 8, pts[:, 1] % 8
+    keep = ((x == 1) | (x == 0)) & ((y == 1) | (y == 0))
+    return pts[keep]
+
+
+def _matlab_length(rows: int) -> int:
+    return 0 if rows == 0 else max(rows, 2)
+
+
+def pss(gray: np.ndarray) -> float:
+    pts = _on_block_corner(corners(gray))
+    pri = _on_block_corner(corners(jpeg_roundtrip(gray, 0)))
+    common = len(set(map(tuple, pts)) & set(map(tuple, pri)))
+    return _matlab_length(common) / (_matlab_length(len(pri)) + 1.0)
+
+
+def bpri_features(image: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``[LSSs, LSSn, PSS]`` of a uint8 RGB or gray image."""
+    img = matlab.as_uint8_image(image)
+    gray = _gray(img)
+    if min(gray.shape) < 3:
+        raise ValueError(f"image {gray.shape[0]}x{gray.shape[1]} is too small for BPRI "
+                         "(needs at least 3x3 pixels)")
+    count = lbp41_count(gray)
+    box = lbp41_count(imfilter_uint8(gray, np.full((3, 3), 1.0 / 9.0)))
+    edge = (count == 2) | (count == 3)
+    lss_s = _overlap(edge, (box == 2) | (box == 3))
+    noisy = lbp41_count(_gray(gaussian_noise(img, NOISE_VARIANCE, seed)))
+    lss_n = _overlap(noisy <= 1, count <= 1)
+    return np.array([lss_s, lss_n, pss(gray)])
+
+
+def _sigmoid(dec: float, a: float, b: float) -> float:
+    f = dec * a + b
+    return float(np.exp(-f) / (1.0 + np.exp(-f))) if f >= 0 else float(1.0 / (1.0 + np.exp(f)))
+
+
+def _couple(r: np.ndarray) -> np.ndarray:
+    """libsvm's ``multiclass_probability`` (Wu, Lin & Weng's second method)."""
+    k = r.shape[0]
+    q = np.zeros((k, k))
+    for t in range(k):
+        for j in range(k):
+            if j != t:
+                q[t, t] += r[j, t] * r[j, t]
+                q[t, j] = -r[j, t] * r[t, j]
+    p = np.full(k, 1.0 / k)
+    eps = 0.005 / k
+    for _ in range(max(100, k)):
+        qp = q @ p
+        pqp = float(p @ qp)
+        if np.max(np.abs(qp - pqp)) < eps:
+            break
+        for t in range(k):
+            diff = (-qp[t] + pqp) / q[t, t]
+            p[t] += diff
+            pqp = (pqp + diff * (diff * q[t, t] + 2 * qp[t])) / (1 + diff) / (1 + diff)
+            qp = (qp + diff * q[t]) / (1 + diff)
+            p /= 1 + diff
+    return p
+
+
+def svc_probabilities(x: np.ndarray, model: dict[str, np.ndarray]) -> tuple[int, np.ndarray]:
+    """libsvm ``svm-predict -b 1`` for a C-SVC: (label, probabilities in label order),
+    both rounded like svm-predict's ``%g`` output."""
+    kv = rbf_kernel(x, model)
+    nr = int(model["nr_class"])
+    nsv = model["nr_sv"].astype(int)
+    start = np.concatenate([[0], np.cumsum(nsv)[:-1]])
+    coef = model["sv_coef"]
+    pair = np.zeros((nr, nr))
+    p = 0
+    for i in range(nr):
+        for j in range(i + 1, nr):
+            si, sj = slice(start[i], start[i] + nsv[i]), slice(start[j], start[j] + nsv[j])
+            dec = coef[j - 1, si] @ kv[si] + coef[i, sj] @ kv[sj] - model["rho"][p]
+            prob = _sigmoid(float(dec), float(model["probA"][p]), float(model["probB"][p]))
+            pair[i, j] = min(max(prob, 1e-7), 1 - 1e-7)
+            pair[j, i] = 1 - pair[i, j]
+            p += 1
+    probs = _couple(pair)
+    lab = int(model["label"][int(np.argmax(probs))])
+    return lab, _printf(probs, "g")
+
+
+def _align(beta: np.ndarray, x: float) -> float:
+    return float(beta[0] * (0.5 - 1.0 / (1.0 + np.exp(beta[1] * (x - beta[2]))))
+                 + beta[3] * x + beta[4])
+
+
+def bpri(image: np.ndarray, seed: int = 0) -> float:
+    """BPRI (probability-weighted, the release's ``BPRIp``) of a uint8 image; lower is better.
+
+    Raises ``ValueError`` for invalid input or an image smaller than 3x3.
+    """
+    return bpri_score(bpri_features(image, seed))
+
+
+def bpri_score(feats: np.ndarray) -> float:
+    """``BPRI.m`` from ``[LSSs, LSSn, PSS]``: mapped scores mixed by the classifier's probabilities."""
+    model = load_svm("bpri")
+    feats = np.asarray(feats, dtype=np.float64)
+    mapped = np.array([_align(model["paraLSSs"], feats[0]), _align(model["paraLSSn"], feats[1]),
+                       _align(model["paraPSS"], feats[2])])
+    _, probs = svc_probabilities(svm_scale(feats, model), model)
+    return float(np.sum(mapped * probs))
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class BPRI(FrameIQAMetric):
+    """BPRI of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "bpri"
+    version = "1"
+    fields = (ScoreField("bpri", None, None, False,
+                         "pseudo-reference similarity for blur, noise and blockiness, mixed by "
+                         "the released distortion classifier's probabilities; lower is better"),)
+    description = "BPRI (LOVE NRIQA MATLAB code port) per frame, pooled over sampled frames."
+    reference = "Min et al., IEEE Trans. Multimedia 2018; IntMeGroup/LOVE NRIQA/BPRI"
+    image_score = staticmethod(bpri)

@@ -1,0 +1,183 @@
+"""HOSA: a numpy port of the HOSA release LOVE ships (``NRIQA/HOSA_release_v0``).
+
+HOSA (Xu, Ye, Li, Chen & Doermann, "Blind Image Quality Assessment Based on
+High Order Statistics Aggregation", IEEE TIP 2016) describes an image by how
+its local patches deviate from a 100-word codebook learned on natural
+images, and maps that description to a quality score with a linear SVR.
+
+1. Gray image (MATLAB ``rgb2gray``, uint8 rounding) as float; 7x7 patches
+   on a regular grid with stride ``max(1, floor(sqrt(H*W / 10000)))`` over the
+   image without its 2-pixel border.
+2. Each patch is normalised (mean removed, divided by ``sqrt(var + 10)``,
+   ``var`` the sample variance) and whitened with the released ``M``, ``P``.
+3. Soft assignment: the 5 nearest codewords (squared Euclidean), weights
+   ``exp(-0.05 d)`` normalised per patch.
+4. Per codeword: weighted mean, weighted variance and weighted skewness of
+   its assigned patches minus the codeword's own (``centroid``, ``variance``,
+   ``skewness``), giving 3 x 49 x 100 = 14700 numbers. Quirks of the release
+   kept: a codeword with one assigned patch adds that patch's residual
+   weighted by the patch's *fifth* weight (the loop index left over), and its
+   variance/skewness terms stay 0; the higher moments are also 0 when the
+   assigned patches have (unweighted) total variance <= 1e-8.
+5. Signed power normalisation (``|x|^0.2``), L2 normalisation, then the
+   liblinear L2-loss SVR: ``w[:14700] . fv + w[14700] * 1``.
+
+Lower is better: the model predicts LIVE's DMOS (differential mean opinion
+score, roughly 0-100; 31 on a clean photograph, 75-80 after heavy blur or
+JPEG). The
+reference (MATLAB code run in GNU Octave) comparison is in
+``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from . import matlab
+
+__all__ = ["hosa", "hosa_features"]
+
+BLOCK = 7
+POWER = 0.2
+GAMMA = 0.05
+NEAREST = 5
+
+
+@lru_cache(maxsize=1)
+def _params() -> dict[str, np.ndarray]:
+    with resources.files(__package__).joinpath("data/hosa_params.npz").open("rb") as fh:
+        with np.load(fh) as z:
+            return {k: z[k] for k in z.files}
+
+
+def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
+    """Patches (n, block*block) of LOVE's ``compute_patches``: 2-pixel border cut,
+    top-left corners on a ``step`` grid, patch entries row-major, patches in
+    MATLAB's column-major grid order (rows of the grid vary fastest)."""
+    m = img[2:-2, 2:-2]
+    r, c = m.shape
+    ys = np.arange(0, r + 1, step)
+    xs = np.arange(0, c + 1, step)
+    ys = ys[ys + block <= r]
+    xs = xs[xs + block <= c]
+    if ys.size == 0 or xs.size == 0:
+        return np.zeros((0, block * block))
+    win = np.lib.stride_tricks.sliding_window_view(m, (block, block))[ys][:, xs]
+    # (ny, nx, block, block) -> grid column-major: x outer, y inner.
+    return win.transpose(1, 0, 2, 3).reshape(-1, block * block)
+
+
+def hosa_features(image: np.ndarray) -> np.ndarray:
+    """The 14700 normalised HOSA features of a uint8 RGB or gray image."""
+    gray = matlab.gray_float(image)
+    h, w = gray.shape
+    step = max(1, int(np.floor(np.sqrt(h * w / 10000.0))))
+    patches = grid_patches(gray, BLOCK, step)
+    if patches.shape[0] < 2:
+        raise ValueError(f"image {h}x{w} is too small for HOSA (needs at least 11x12 pixels)")
+    p = _params()
+    centroid, variance, skewness = p["centroid"], p["variance"], p["skewness"]
+    d, k = centroid.shape
+    mu = patches.mean(axis=1, keepdims=True)
+    sd = np.sqrt(patches.var(axis=1, ddof=1, keepdims=True) + 10.0)
+    x = ((patches - mu) / sd - p["whiten_mean"]) @ p["whiten_proj"]  # (n, d)
+    n = x.shape[0]
+
+    dist = (np.sum(centroid * centroid, axis=0)[None, :] - 2.0 * (x @ centroid)
+            + np.sum(x * x, axis=1)[:, None])
+    # The 5 nearest codewords in MATLAB's sort order (distance, then index).
+    near = np.sort(np.argpartition(dist, NEAREST - 1, axis=1)[:, :NEAREST], axis=1)
+    dnear = np.take_along_axis(dist, near, axis=1)
+    rank = np.argsort(dnear, axis=1, kind="stable")
+    pos = np.take_along_axis(near, rank, axis=1)
+    dsort = np.take_along_axis(dnear, rank, axis=1)
+    e = np.exp(-GAMMA * dsort)
+    weights = e / e.sum(axis=1, keepdims=True)
+
+    # Every (patch, rank) assignment, grouped by codeword (stable sort keeps
+    # MATLAB's order inside a group: rank by rank, patches ascending).
+    word = pos.T.ravel()
+    order = np.argsort(word, kind="stable")
+    word = word[order]
+    patch = np.tile(np.arange(n), NEAREST)[order]
+    rank = np.repeat(np.arange(NEAREST), n)[order]
+    wt = weights[patch, rank]
+    count = np.bincount(word, minlength=k)
+    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
+    present = count > 0
+    mean_diff = np.zeros((d, k))
+    var_diff = np.zeros((d, k))
+    skn_diff = np.zeros((d, k))
+
+    def group_sum(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((k,) + values.shape[1:])
+        out[present] = np.add.reduceat(values, starts[present], axis=0)
+        return out
+
+    wsum = group_sum(wt)
+    single = np.flatnonzero(count == 1)
+    if single.size:
+        pt = patch[starts[single]]
+        mean_diff[:, single] = (weights[pt, NEAREST - 1][:, None]
+                                * (x[pt] - centroid[:, single].T)).T
+
+    multi = count > 1
+    if multi.any():
+        xs = x[patch]
+        wn = wt / np.where(wsum > 0, wsum, 1.0)[word]
+        wmean = group_sum(wn[:, None] * xs)
+        mean_diff[:, multi] = wmean[multi].T - centroid[:, multi]
+        # Unweighted sample variance (the release's "any variation" test).
+        umean = group_sum(xs) / np.maximum(count, 1)[:, None]
+        dev = xs - umean[word]
+        uvar = group_sum(dev * dev) / np.maximum(count - 1, 1)[:, None]
+        varies = multi & (uvar.sum(axis=1) > 1e-8)
+        # MATLAB's var(X, w): weighted mean square about the weighted mean, over sum(w).
+        wn_sum = group_sum(wn)
+        cen = xs - wmean[word]
+        wc2 = wn[:, None] * cen * cen
+        m2 = group_sum(wc2)
+        m3 = group_sum(wc2 * cen)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wvar = m2 / wn_sum[:, None]
+        var_diff[:, varies] = wvar[varies].T - variance[:, varies]
+        skn_diff[:, varies] = (m3[varies] / (wvar[varies] ** 1.5 + 1e-4)).T - skewness[:, varies]
+
+    fv = np.concatenate([mean_diff.T.ravel(), var_diff.T.ravel(), skn_diff.T.ravel()])
+    fv = np.sign(fv) * np.abs(fv) ** POWER
+    return fv / (np.sqrt(np.sum(fv * fv)) + 1e-20)
+
+
+def hosa(image: np.ndarray) -> float:
+    """HOSA (predicted DMOS) of a uint8 RGB (H, W, 3) or gray (H, W) image; lower is better.
+
+    Raises ``ValueError`` for invalid input (non-uint8, wrong shape, empty)
+    or an image too small to hold two 7x7 patches.
+    """
+    fv = hosa_features(image)
+    p = _params()
+    w = p["w"]
+    return float(fv @ w[: fv.shape[0]] + w[fv.shape[0]] * float(p["bias"]))
+
+
+# --- registered video metric --------------------------------------------------
+
+from ..base import ScoreField, register_metric  # noqa: E402
+from .pooling import FrameIQAMetric  # noqa: E402
+
+
+@register_metric
+class HOSA(FrameIQAMetric):
+    """HOSA of uniformly sampled frames, pooled (lower is better)."""
+
+    name = "hosa"
+    version = "1"
+    fields = (ScoreField("hosa", None, None, False,
+                         "HOSA's linear SVR prediction of LIVE DMOS from codebook "
+                         "high-order statistics; roughly 0-100, lower is better"),)
+    description = "HOSA (LOVE NRIQA MATLAB release port) per frame, pooled over sampled frames."
+    reference = "Xu et al., IEEE TIP 2016; IntMeGroup/LOVE NRIQA/HOSA_release_v0"
+    image_score = staticmethod(hosa)
