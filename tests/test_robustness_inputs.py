@@ -25,7 +25,7 @@ import pytest
 
 from videojury.cli import main
 from videojury.data.synthetic import ClipSpec, make_clip
-from videojury.errors import InputError, MetricError
+from videojury.errors import MetricError
 from videojury.metrics.base import load_metric, parse_spec
 from videojury.video import write_video
 
