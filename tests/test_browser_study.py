@@ -151,6 +151,9 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
         outside: list[str] = []
         page.on("request", lambda req: None if req.url.startswith((srv.url, "data:")) else outside.append(req.url))
         page.goto(f"{srv.url}/r/{tok['r01']}")
+        sync_api.expect(page.locator("h1")).to_have_text("Instructions")
+        shots["instructions"] = tmp_path / "study-instructions.png"
+        page.screenshot(path=str(shots["instructions"]), full_page=True)
         page.locator("[data-testid=start]").click()
         answers = {}
         for i in range(1, 4):
