@@ -162,3 +162,21 @@ def test_unresolvable_checkpoint_is_never_served_from_the_store(videos, tmp_path
     key = next(iter(p.keys.values()))
     assert key.identity.startswith("unresolved:") and "not in the local" in key.identity
     assert len(p.pending) == 3
+
+
+def test_identity_helpers_for_metrics_that_load_their_own_weights(tmp_path):
+    import torch
+
+    from videojury.models.checkpoints import weight_file_identity
+    from videojury.models.loading import precision_identity
+
+    if not torch.cuda.is_available():
+        assert precision_identity("", "") == {"device": "cpu", "dtype": "float32"}
+        assert precision_identity("cpu", "float32") == precision_identity(None, None)
+    assert precision_identity("cpu", "bf16") == {"device": "cpu", "dtype": "bfloat16"}
+    w = tmp_path / "net.pth"
+    w.write_bytes(b"\0" * 64)
+    with Store(tmp_path / "s.sqlite") as st:
+        a = weight_file_identity(w, st.content_hash)
+        w.write_bytes(b"\1" * 64)
+        assert weight_file_identity(w, st.content_hash) != a and a.startswith("file:")

@@ -425,6 +425,12 @@ def folder_digest(folder: str | os.PathLike, hash_file) -> str:
     return h.hexdigest()
 
 
+def weight_file_identity(path: str | os.PathLike, hash_file) -> str:
+    """``"file:<content hash>"`` of one weight file (a ``.pth`` a metric loads itself),
+    for a metric's :meth:`~videojury.metrics.base.Metric.identity`."""
+    return "file:" + str(hash_file(str(path)))
+
+
 def source_identity(source: str, revision: str | None, hash_file) -> tuple[str, str | None]:
     """``("files:<digest>", None)`` for a local folder, ``("hub:<repo>@<commit>", commit)``
     for a hub id."""

@@ -166,6 +166,15 @@ def dtype_name(dt: Any) -> str:
     return str(dt).rsplit(".", 1)[-1]
 
 
+def precision_identity(device: str | None, dtype: str | None,
+                       preferred: str = "bfloat16") -> dict[str, str]:
+    """``{"device": kind, "dtype": name}`` as :func:`select_device`/:func:`select_dtype`
+    resolve them here; for a metric's :meth:`~videojury.metrics.base.Metric.identity`."""
+    dev = select_device(device)
+    return {"device": dev.split(":", 1)[0], "dtype": dtype_name(select_dtype(dtype, dev,
+                                                                              preferred))}
+
+
 def run_identity(ck: Checkpoint, device: str | None, dtype: str | None, hash_file,
                  ) -> tuple[Checkpoint, dict[str, str]]:
     """What a model metric's scores depend on beyond its options, known before loading.
@@ -177,10 +186,9 @@ def run_identity(ck: Checkpoint, device: str | None, dtype: str | None, hash_fil
     the checkpoint's GPU dtype on CUDA), and the weights' and processor's
     identity (see :func:`~videojury.models.checkpoints.pinned_identity`).
     """
-    dev = select_device(device)
-    dt = select_dtype(dtype, dev, ck.dtype)
+    precision = precision_identity(device, dtype, ck.dtype)
     pinned, ident = pinned_identity(ck, hash_file)
-    return pinned, {"device": dev.split(":", 1)[0], "dtype": dtype_name(dt), **ident}
+    return pinned, {**precision, **ident}
 
 
 def _read_family(ck: Checkpoint, trust_remote_code: bool) -> Checkpoint:
