@@ -49,7 +49,8 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def score(tmp_path: Path, capsys, *inputs, metrics=("flicker",), args=()) -> tuple[int, str, pd.DataFrame | None]:
+def score(tmp_path: Path, capsys, *inputs, metrics=("flicker",),
+          args=()) -> tuple[int, str, pd.DataFrame | None]:
     """``videojury score``: exit status, everything printed, and the results table."""
     out = tmp_path / f"res{len(list(tmp_path.glob('res*.csv')))}.csv"
     argv = ["score", *map(str, inputs)]
@@ -681,10 +682,12 @@ def test_S8_repeated_option(tmp_path, capsys, good):
 
 
 @pytest.mark.parametrize("spec,message", [
-    ("dynamic_degree:short_side=-5", "option 'short_side' of metric 'dynamic_degree' must be >= 0, got -5"),
+    ("dynamic_degree:short_side=-5",
+     "option 'short_side' of metric 'dynamic_degree' must be >= 0, got -5"),
     ("flicker:max_frames=-3", "option 'max_frames' of metric 'flicker' must be >= 0, got -3"),
     ("dynamic_degree:rate=0", "option 'rate' of metric 'dynamic_degree' must be > 0"),
-    ("motion_smoothness:preset=slow", "option 'preset' of metric 'motion_smoothness' must be one of"),
+    ("motion_smoothness:preset=slow",
+     "option 'preset' of metric 'motion_smoothness' must be one of"),
 ])
 def test_S9_option_ranges_checked_when_the_metric_is_built(tmp_path, capsys, good, spec, message):
     assert message in _spec_error(tmp_path, capsys, good, spec)
@@ -719,7 +722,7 @@ def test_S14_install_hint_keeps_its_brackets(tmp_path, capsys, good, monkeypatch
     assert code == 2 and "pip install 'videojury[ray]'" in text
 
 
-# ============================================================== model-backed cases (M9, M10, M16, S12)
+# ============================================================== models (M9, M10, M16, S12)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict[str, Path]:
