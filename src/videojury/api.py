@@ -26,6 +26,7 @@ from .run.executor import Plan, RunStats, duration_text, execute, get_executor, 
 from .run.results import results_table
 from .run.store import Store
 
+
 class MetricLoadWarning(RuntimeWarning):
     """A metric could not be loaded; its items were not computed (see ``RunStats.load_errors``)."""
 

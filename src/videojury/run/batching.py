@@ -159,7 +159,8 @@ class RunStats:
         lines = [
             f"{self.total} results: {self.computed} computed, {self.cached} cached, "
             f"{self.failed} failed"
-            + (f", {self.not_computed} not computed" if self.not_computed else ""),
+            + (f", {self.not_computed} not computed (metric could not be loaded)"
+               if self.not_computed else ""),
             f"{self.videos} videos in {self.seconds:.1f}s ({rate:.2f} videos/s, {self.backend}); "
             + (f"setup {self.setup_seconds:.1f}s, " if self.setup_seconds >= 0.05 else "")
             + f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
@@ -169,9 +170,6 @@ class RunStats:
             full = self.setup_seconds + self.seconds_per_video * self.videos_in_input
             lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "
                          f"{duration_text(full)}")
-        for label, msg in self.load_errors.items():
-            lines.append(f"metric {label} could not be loaded: {msg}. Its items were not "
-                         "computed and nothing was stored for them; fix this and run again.")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:

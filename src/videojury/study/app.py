@@ -103,6 +103,8 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
     only, which stops DNS-rebinding pages from reaching a local server);
     ``["*"]`` accepts any.
     """
+    # The folder is the user's input: checked (one clear message) before the extra is.
+    st = Study(folder, min_view=min_view)
     require("starlette", "study", "videojury study serve")
     require("jinja2", "study", "videojury study serve")
     from starlette.applications import Starlette
@@ -116,7 +118,6 @@ def build_app(folder: str | Path, *, min_view: float | None = None, allowed_host
     from ..human import reliability  # noqa: F401 - imported now, not on the first admin request
     from . import results  # noqa: F401
 
-    st = Study(folder, min_view=min_view)
     cfg = st.config
     pair = cfg["protocol"] == "pairwise"
     dims = cfg["dimensions"]
