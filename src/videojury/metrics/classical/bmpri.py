@@ -38,7 +38,7 @@ from . import matlab
 
 __all__ = [
     "bmpri", "bmpri_features", "bmpri_score", "lbp41_count", "jpeg_roundtrip", "jp2_roundtrip",
-    "gaussian_noise", "imfilter_uint8", "svm_scale", "load_svm",
+    "gaussian_noise", "noise_draw", "imfilter_uint8", "svm_scale", "load_svm",
 ]
 
 JPEG_QUALITIES = (0, 2, 4, 6, 8)
@@ -102,10 +102,20 @@ def jp2_roundtrip(image: np.ndarray, ratio: float) -> np.ndarray:
         return np.asarray(im)
 
 
-def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED) -> np.ndarray:
+def noise_draw(shape: tuple[int, ...], seed: int = NOISE_SEED) -> np.ndarray:
+    """The standard normal draw behind every noise pseudo-reference of one image.
+
+    The release calls ``rng(seed)`` before each ``imnoise``, so all strengths
+    share one draw, scaled; we draw once and scale it too.
+    """
+    return np.random.Generator(np.random.PCG64(seed)).standard_normal(shape)
+
+
+def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
+                   draw: np.ndarray | None = None) -> np.ndarray:
     """MATLAB ``imnoise(uint8, 'gaussian', 0, variance)`` with a seeded numpy stream."""
-    rng = np.random.Generator(np.random.PCG64(seed))
-    x = image.astype(np.float64) / 255.0 + np.sqrt(variance) * rng.standard_normal(image.shape)
+    z = noise_draw(image.shape, seed) if draw is None else draw
+    x = image.astype(np.float64) / 255.0 + np.sqrt(variance) * z
     return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
@@ -135,8 +145,9 @@ def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED) -> np.ndarray:
     for s in BLUR_SIGMAS:
         c = lbp41_count(imfilter_uint8(gray, matlab.gaussian_window(3, s)))
         feats.append(_ratio(edge, (c == 2) | (c == 3)))
+    draw = noise_draw(img.shape, seed)
     for v in NOISE_VARIANCES:
-        feats.append(_ratio(noisy, lbp41_count(_gray(gaussian_noise(img, v, seed))) <= 1))
+        feats.append(_ratio(noisy, lbp41_count(_gray(gaussian_noise(img, v, draw=draw))) <= 1))
     return np.array(feats)
 
 
