@@ -450,7 +450,11 @@ def _human_pair_rows(predictions, pairs, fields, dirs, drop_missing, common) -> 
     return rows, notes
 
 
-def _qa_rows(predictions, qa_human, qa_fields, by, common) -> tuple[list[dict], list[str]]:
+def qa_join(predictions: pd.DataFrame, qa_human: pd.DataFrame,
+            keep: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions matched to human QA answers: one row per (video, question)
+    pair with both, the human answer in ``_human_answer``; plus notes on what
+    did not match. ``keep``: prediction columns named ``answer`` to keep."""
     for c in ("video", "answer"):
         if c not in qa_human.columns:
             raise InputError(f"QA labels are missing column {c!r}")
@@ -476,11 +480,16 @@ def _qa_rows(predictions, qa_human, qa_fields, by, common) -> tuple[list[dict], 
         on = ["_v", "_q"]
     elif h.duplicated("_v").any():
         raise InputError("QA labels have several questions per video; predictions need a 'question' column to match them")
-    keep_p = [c for c in p.columns if c != "answer" or c in qa_fields]
+    keep_p = [c for c in p.columns if c != "answer" or c in keep]
     m = p[keep_p].merge(h[on + ["answer"]].rename(columns={"answer": "_human_answer"}), on=on, how="inner")
     n_lost = len(h) - len(m)
     if n_lost > 0:
         notes.append(f"QA: {n_lost} human QA label(s) have no matching prediction (video/question)")
+    return m, notes
+
+
+def _qa_rows(predictions, qa_human, qa_fields, by, common) -> tuple[list[dict], list[str]]:
+    m, notes = qa_join(predictions, qa_human, keep=qa_fields)
     rows = []
     for f in qa_fields:
         if f not in m.columns:

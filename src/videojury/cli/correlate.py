@@ -58,6 +58,20 @@ def register(sub) -> None:
                    help="test every pair of fields: paired bootstrap of SRCC/PLCC differences "
                         "(--bootstrap resamples; 1000 when it is 0), Williams, Steiger")
     p.add_argument("--show-breakdowns", action="store_true", help="print breakdown rows too (always in --out)")
+    p.add_argument("--v2t", action="store_true",
+                   help="also print LOVE's two V2T tables (instance and model level): per evaluator perception "
+                        "SRCC, correspondence SRCC and QA accuracy, their ranks and the rank-sum overall rank")
+    p.add_argument("--evaluator", action="append", default=[], metavar="NAME=PERC,CORR[,QA]",
+                   help="--v2t: one evaluator's perception field, correspondence field and QA answer column "
+                        "('-' for none), or a bare FIELD for both SRCCs (repeatable; default: every score "
+                        "field as its own evaluator)")
+    p.add_argument("--qa-predictions", type=Path, default=None,
+                   help="--v2t: table of the evaluators' QA answers (video, question, answer columns) when they "
+                        "are not in the predictions table")
+    p.add_argument("--v2t-perception", default="perception", metavar="DIM",
+                   help="--v2t: human dimension of the perception MOS (default: perception)")
+    p.add_argument("--v2t-correspondence", default="correspondence", metavar="DIM",
+                   help="--v2t: human dimension of the correspondence MOS (default: correspondence)")
     p.add_argument("-o", "--out", type=Path, default=None,
                    help="tidy results (.csv/.tsv/.jsonl/.parquet with <stem>.meta.json, <stem>.models.* "
                         "beside it; or .json for everything)")
@@ -215,6 +229,17 @@ def run(args) -> int:
                                          exact_max_n=args.exact_max_n):
                     compare_rows.append({"field_a": fa, "field_b": fb, "human_dimension": hdim, **r})
     compare = pd.DataFrame(compare_rows)
+    v2t = None
+    if args.v2t:
+        from ..analysis.v2t import long_table, v2t_tables
+
+        qa_preds = read_table(args.qa_predictions) if args.qa_predictions is not None else None
+        v2t, v2t_notes = v2t_tables(
+            preds, human, args.evaluator or fields, qa_predictions=qa_preds, qa_human=qa,
+            directions=directions, perception=args.v2t_perception,
+            correspondence=args.v2t_correspondence, allow_unmatched=args.allow_unmatched,
+            drop_missing=args.drop_missing)
+        res.notes.extend(n for n in v2t_notes if n not in res.notes)
     if skipped:
         console.print(styled((f"--compare skipped {len(skipped)} pair(s) with fewer than 5 videos "
                               "scored by both fields:", "yellow"), f" {'; '.join(skipped[:5])}"))
@@ -223,6 +248,8 @@ def run(args) -> int:
         if args.out.suffix.lower() == ".json":
             doc = res.as_dict()
             doc["compare"] = compare
+            if v2t is not None:
+                doc["v2t"] = long_table(v2t)
             write_json(doc, args.out)
             console.print(f"wrote {args.out}")
         else:
@@ -239,6 +266,10 @@ def run(args) -> int:
                 cp = sidecar(args.out, "compare")
                 write_table(compare, cp)
                 written.append(str(cp))
+            if v2t is not None:
+                vp = sidecar(args.out, "v2t")
+                write_table(long_table(v2t), vp)
+                written.append(str(vp))
             console.print("wrote " + ", ".join(written))
 
     j = res.join
@@ -284,6 +315,13 @@ def run(args) -> int:
         cv = compare[["field_a", "field_b", "human_dimension", "statistic", "a", "b", "diff", "ci_low", "ci_high",
                       "p", "williams_p", "steiger_p"]]
         out.print(frame_table(cv, title="Paired comparisons (a better than b?)", floatfmt="{:.4f}"))
+    if v2t is not None:
+        from ..analysis.v2t import v2t_markdown
+
+        for level, title in (("instance", "V2T instance-level leaderboard"),
+                             ("model", "V2T model-level leaderboard")):
+            out.print(f"\n## {title} (ranks: competition, overall: rank sum)\n")
+            out.print(v2t_markdown(v2t[level], level))
     if not args.show_breakdowns and len(t) > len(shown):
         console.print(f"{len(t) - len(shown)} breakdown rows not shown (--show-breakdowns, or see --out)")
     return 0

@@ -1,0 +1,113 @@
+"""LOVE's two V2T tables from ``correlate --v2t`` on a synthetic AIGVE-60K-shaped dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from videojury.analysis.leaderboard import competition_rank
+from videojury.analysis.v2t import parse_evaluator, synthetic_aigve, v2t_tables
+from videojury.cli import main
+from videojury.errors import InputError
+
+
+def _love_mos(df: pd.DataFrame, path) -> None:
+    with open(path, "w") as fh:
+        for r in df.itertuples():
+            fh.write(json.dumps({"video": r.video, "mos": r.mos, "conversations": [
+                {"from": "human", "value": "<video>\nRate the video."},
+                {"from": "gpt", "value": f"{r.mos:.2f}"}]}) + "\n")
+
+
+def _love_qa(df: pd.DataFrame, path) -> None:
+    with open(path, "w") as fh:
+        for r in df.itertuples():
+            fh.write(json.dumps({"video": r.video, "conversations": [
+                {"from": "human", "value": f"<video>\n{r.question}"},
+                {"from": "gpt", "value": r.answer}]}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_aigve(seed=0)
+
+
+def test_v2t_tables_rank_the_known_order(data):
+    human = pd.concat([data["perception"], data["correspondence"]], ignore_index=True)
+    fields = [c for c in data["predictions"].columns if c not in ("video", "model", "prompt_id", "dimension")]
+    tables, notes = v2t_tables(data["predictions"], human, data["evaluators"],
+                               qa_predictions=data["qa_predictions"], qa_human=data["qa"],
+                               directions={f: "higher" for f in fields})
+    assert notes == []
+    inst = tables["instance"].set_index("evaluator")
+    # Known by construction: less noise -> higher SRCC and accuracy.
+    assert list(tables["instance"]["evaluator"]) == ["oracle", "good", "fair", "quality_only", "random"]
+    assert inst.loc["oracle", "perception_srcc"] > inst.loc["good", "perception_srcc"] > \
+        inst.loc["fair", "perception_srcc"] > inst.loc["random", "perception_srcc"]
+    assert inst.loc["oracle", "qa_acc"] > inst.loc["good", "qa_acc"] > inst.loc["fair", "qa_acc"] > 0.6
+    assert abs(inst.loc["random", "qa_acc"] - 0.5) < 0.1
+    # quality_only: strong on perception, nothing on correspondence, no QA (last QA rank: 4 answer)
+    assert inst.loc["quality_only", "rank:perception_srcc"] == 2
+    assert abs(inst.loc["quality_only", "correspondence_srcc"]) < 0.15
+    assert inst.loc["quality_only", "rank:qa_acc"] == 5
+    # ranks and rank sums recomputed by hand: competition ranks of the rank sums
+    t = tables["instance"]
+    sums = t[["rank:perception_srcc", "rank:correspondence_srcc", "rank:qa_acc"]].sum(axis=1)
+    assert t["rank_sum"].tolist() == sums.tolist()
+    assert t["overall_rank"].tolist() == competition_rank(sums.to_numpy(), False).tolist()
+    mod = tables["model"].set_index("evaluator")
+    # 8 models: oracle and good order the models perfectly on both axes, a shared rank 1
+    assert mod.loc["oracle", "perception_srcc"] == pytest.approx(1.0)
+    assert mod.loc["oracle", "rank:perception_srcc"] == mod.loc["good", "rank:perception_srcc"] == 1
+    assert mod.loc["oracle", "qa_acc"] > 0.9 > mod.loc["random", "qa_acc"]
+    assert tables["model"]["overall_rank"].tolist() == [1, 2, 3, 3, 5]  # competition ties
+
+
+def test_correlate_v2t_cli_prints_both_tables(data, tmp_path, capsys):
+    preds = tmp_path / "scores.csv"
+    data["predictions"].to_csv(preds, index=False)
+    qa_preds = tmp_path / "answers.csv"
+    data["qa_predictions"].to_csv(qa_preds, index=False)
+    _love_mos(data["perception"], tmp_path / "perception_test.jsonl")
+    _love_mos(data["correspondence"], tmp_path / "correspondence_test.jsonl")
+    _love_qa(data["qa"], tmp_path / "qa_test.jsonl")
+    fields = [c for c in data["predictions"].columns if c not in ("video", "model", "prompt_id", "dimension")]
+    args = ["correlate", str(preds), "--human", str(tmp_path / "perception_test.jsonl"),
+            "--human", str(tmp_path / "correspondence_test.jsonl"), "--qa", str(tmp_path / "qa_test.jsonl"),
+            "--qa-predictions", str(qa_preds), "--v2t", "--bootstrap", "0", "--level", "instance",
+            "--no-breakdown", "-o", str(tmp_path / "agree.csv")]
+    for f in fields:
+        args += ["--higher-better", f]
+    for e in data["evaluators"]:
+        args += ["--evaluator", e]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "V2T instance-level leaderboard" in text and "V2T model-level leaderboard" in text
+    assert "| Rank | Method | Perception SRCC | Rank | Correspondence SRCC | Rank | QA Acc (%) | Rank |" in text
+    inst_line = next(line for line in text.splitlines() if "**oracle**" in line)
+    assert inst_line.startswith("| \N{FIRST PLACE MEDAL} | **oracle** | 0.95")
+    v2t = pd.read_csv(tmp_path / "agree.v2t.csv")
+    assert set(v2t["level"]) == {"instance", "model"} and len(v2t) == 10
+    direct, _ = v2t_tables(data["predictions"],
+                           pd.concat([data["perception"], data["correspondence"]], ignore_index=True),
+                           data["evaluators"], qa_predictions=data["qa_predictions"], qa_human=data["qa"],
+                           directions={f: "higher" for f in fields})
+    got = v2t[v2t["level"] == "instance"].reset_index(drop=True)
+    assert got["evaluator"].tolist() == direct["instance"]["evaluator"].tolist()
+    assert got["qa_acc"].tolist() == pytest.approx(direct["instance"]["qa_acc"].tolist(), nan_ok=True)
+
+
+def test_evaluator_specs_and_errors(data):
+    assert parse_evaluator("niqe") == parse_evaluator("niqe=niqe,niqe")
+    e = parse_evaluator("LOVE = a, -, qa")
+    assert (e.name, e.perception, e.correspondence, e.qa) == ("LOVE", "a", None, "qa")
+    with pytest.raises(InputError, match="NAME=PERCEPTION_FIELD"):
+        parse_evaluator("x=a")
+    with pytest.raises(InputError, match="no human labels for dimension 'correspondence'"):
+        v2t_tables(data["predictions"], data["perception"], ["good=good_quality,good_alignment"],
+                   directions={"good_quality": "higher", "good_alignment": "higher"})
+    with pytest.raises(InputError, match="no human QA answers"):
+        v2t_tables(data["predictions"], data["perception"], ["a=good_quality,-,good_answer"],
+                   directions={"good_quality": "higher"})
