@@ -1,4 +1,4 @@
-"""Throughput of the classical IQA metrics (NIQE, BRISQUE, PIQE) on one core.
+"""Throughput of the classical IQA metrics (NIQE, BRISQUE, PIQE, HOSA, QAC, BMPRI, BPRI) on one core.
 
 Scores seeded synthetic natural-looking RGB frames at 512x384 and 1280x720
 and prints frames per second for each metric, single-threaded (OpenMP,
@@ -14,7 +14,15 @@ LIVE parameters from our data folder (as a .mat and a .pth it can load), so
 the comparison needs no download. Without the option the comparison is
 skipped and the reason printed.
 
-Run: ``python benchmarks/classical.py [--repeat 7] [--pyiqa-python PATH]``.
+HOSA, QAC, BMPRI and BPRI can be compared with the MATLAB code they port,
+run in GNU Octave on the same frames (what a user without MATLAB has): pass
+a LOVE checkout with ``--octave-love PATH``; the harness in
+``benchmarks/parity/octave_nriqa`` runs it (Octave, octave-image,
+libsvm-tools and OpenJPEG's tools must be installed). Octave's time is its
+best of ``--octave-repeat`` calls per frame.
+
+Run: ``python benchmarks/classical.py [--repeat 7] [--pyiqa-python PATH]
+[--octave-love PATH] [--only hosa,qac,bmpri,bpri]``.
 """
 
 from __future__ import annotations
@@ -39,13 +47,19 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from videojury.metrics.classical.bmpri import bmpri  # noqa: E402
+from videojury.metrics.classical.bpri import bpri  # noqa: E402
 from videojury.metrics.classical.brisque import brisque  # noqa: E402
+from videojury.metrics.classical.hosa import hosa  # noqa: E402
 from videojury.metrics.classical.niqe import niqe  # noqa: E402
 from videojury.metrics.classical.piqe import piqe  # noqa: E402
+from videojury.metrics.classical.qac import qac  # noqa: E402
 
 DATA = ROOT / "src" / "videojury" / "metrics" / "classical" / "data"
 SIZES = ((512, 384), (1280, 720))
-METRICS = {"niqe": niqe, "brisque": brisque, "piqe": piqe}
+METRICS = {"niqe": niqe, "brisque": brisque, "piqe": piqe, "hosa": hosa, "qac": qac,
+           "bmpri": bmpri, "bpri": bpri}
+OCTAVE_METRICS = ("hosa", "qac", "bmpri", "bpri")
 
 
 def natural_frame(seed: int, width: int, height: int) -> np.ndarray:
@@ -126,12 +140,50 @@ def run_pyiqa(python: str, frames: dict[str, np.ndarray], repeat: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_octave(love: str, frames: dict[str, np.ndarray], repeat: int) -> dict:
+    """Octave's best seconds and score per frame and metric (LOVE's MATLAB code)."""
+    import csv
+
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "parity" / "octave_nriqa"))
+    import run as octave_run  # noqa: PLC0415 - the harness, next to this script
+
+    with tempfile.TemporaryDirectory() as work:
+        paths = []
+        for key, frame in frames.items():
+            path = Path(work) / f"{key}.png"
+            Image.fromarray(frame).save(path)
+            paths += [path] * repeat
+        out = Path(work) / "octave.csv"
+        octave_run.run(Path(love), out, paths)
+        rows = list(csv.DictReader(out.open()))
+    result: dict[str, dict] = {}
+    for row in rows:
+        key = Path(row["path"]).stem
+        for name in OCTAVE_METRICS:
+            r = result.setdefault(f"{key}/{name}", {"best": float("inf"), "score": 0.0})
+            r["best"] = min(r["best"], float(row[f"{name}_s"]))
+            r["score"] = float(row[name])
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per frame and metric")
     ap.add_argument("--pyiqa-python", default=None,
                     help="python of a throw-away venv with pyiqa (and torch) for the ratio")
+    ap.add_argument("--octave-love", default=None,
+                    help="a checkout of IntMeGroup/LOVE: time its NRIQA MATLAB code in Octave")
+    ap.add_argument("--octave-repeat", type=int, default=3, help="Octave calls per frame")
+    ap.add_argument("--only", default=None, help="comma-separated metrics to time (default all)")
     args = ap.parse_args()
+    metrics = METRICS
+    if args.only:
+        unknown = set(args.only.split(",")) - set(METRICS)
+        if unknown:
+            ap.error(f"unknown metric(s) {', '.join(sorted(unknown))}: use {', '.join(METRICS)}")
+        metrics = {k: v for k, v in METRICS.items() if k in args.only.split(",")}
     cv2.setNumThreads(1)
 
     print(f"# classical IQA, one core: {platform.processor() or platform.machine()}, "
@@ -142,12 +194,37 @@ def main() -> None:
     print(f"{'size':>10} {'metric':>8} {'best ms':>9} {'median ms':>10} {'frames/s':>9} "
           f"{'score':>9}")
     for key, frame in frames.items():
-        for name, fn in METRICS.items():
+        for name, fn in metrics.items():
             best, median = time_calls(fn, frame, args.repeat)
             score = fn(frame)
             ours[f"{key}/{name}"] = (best, median, score)
             print(f"{key:>10} {name:>8} {best * 1e3:9.1f} {median * 1e3:10.1f} "
                   f"{1.0 / best:9.2f} {score:9.3f}")
+
+    if args.octave_love:
+        import shutil
+
+        version = subprocess.run(["octave-cli", "--version"], capture_output=True, text=True
+                                 ).stdout.splitlines()[0] if shutil.which("octave-cli") else "?"
+        try:
+            octave = run_octave(args.octave_love, frames, args.octave_repeat)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - report why and go on
+            print(f"\nOctave comparison skipped: {exc}")
+        else:
+            print(f"\n# {version}: LOVE's NRIQA MATLAB code on the same frames, best of "
+                  f"{args.octave_repeat}")
+            print(f"{'size':>10} {'metric':>8} {'Octave ms':>10} {'ours ms':>8} {'speed-up':>9} "
+                  f"{'Octave':>9} {'ours':>9}")
+            for key, r in octave.items():
+                if key not in ours:
+                    continue
+                size, name = key.split("/")
+                best, _, score = ours[key]
+                print(f"{size:>10} {name:>8} {r['best'] * 1e3:10.1f} {best * 1e3:8.1f} "
+                      f"{r['best'] / best:8.1f}x {r['score']:9.4g} {score:9.4g}")
+    else:
+        print("\nOctave comparison skipped: pass --octave-love PATH (a LOVE checkout) to time "
+              "its MATLAB HOSA/QAC/BMPRI/BPRI in GNU Octave on the same frames")
 
     if not args.pyiqa_python:
         print("\npyiqa comparison skipped: pyiqa needs torch, which the project's own "
