@@ -180,3 +180,13 @@ def test_identity_helpers_for_metrics_that_load_their_own_weights(tmp_path):
         a = weight_file_identity(w, st.content_hash)
         w.write_bytes(b"\1" * 64)
         assert weight_file_identity(w, st.content_hash) != a and a.startswith("file:")
+
+
+def test_two_dtypes_in_one_run_are_two_metrics(tiny_clip, videos, tmp_path):
+    base = f"clipscore:model={tiny_clip},frames=2"
+    df, stats = videojury.score(videos, prompts=["a cat"] * 3,
+                                metrics=[base, base + ",dtype=bfloat16"],
+                                store=tmp_path / "s.sqlite", return_stats=True)
+    assert stats.computed == 6 and df["error"].isna().all()
+    cols = [c for c in df.columns if c.startswith("clipscore[")]
+    assert len(cols) == 2

@@ -61,7 +61,9 @@ def resolve_metrics(metrics: str | Metric | Sequence[str | Metric],
         out.append(metric)
     if not out:
         raise MetricError("no metric given; pass at least one (see videojury.list_metrics())")
-    labels = [(m.name, m.options_key) for m in out]
+    # The label too: dtype=bfloat16 and the default share an options key (the
+    # dtype is keyed by its resolved value) but are two metrics.
+    labels = [(m.name, m.options_key, m.label) for m in out]
     if len(set(labels)) != len(labels):
         raise MetricError("the same metric with the same options is listed twice")
     return out
