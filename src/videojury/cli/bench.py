@@ -24,6 +24,14 @@ def register(sub) -> None:
     p.add_argument("-m", "--metric", action="append", default=None, metavar="NAME[:OPT=VAL,..]",
                    help="metric to compute (repeatable; default: every metric that needs no "
                         "extra and no text)")
+    p.add_argument("--dimension", action="append", default=None, metavar="NAME",
+                   help="VBench's protocol: evaluate this VBench dimension on its own prompts' "
+                        "videos only and write OUT/vbench/<model>_eval_results.json "
+                        "(repeatable; default with VBench_full_info.json and no --metric: "
+                        "every available dimension). See docs/vbench.md")
+    p.add_argument("--vbench-results", action="append", default=None, metavar="PATH",
+                   help="a VBench <model>_eval_results.json (or a folder of them) to put in the "
+                        "leaderboard next to this run's models (repeatable)")
     p.add_argument("--suite-format", default="auto", choices=["auto", "videojury", "vbench",
                                                                "love"],
                    help="how to read SUITE (default: guess from the file)")
@@ -92,6 +100,13 @@ def run(args) -> int:
     if problems and args.strict:
         raise InputError(f"{len(problems)} problem(s) with the videos (see the warnings above); "
                          "fix them or run without --strict to score what is there")
+    vbench = bool(args.dimension or args.vbench_results) or (
+        suite.name == "vbench" and not args.metric)
+    if vbench and args.metric:
+        raise InputError("--metric and --dimension/--vbench-results do not go together: VBench's "
+                         "protocol picks each dimension's metric itself; drop --metric")
+    if vbench:
+        return _run_vbench(args, suite, check)
     metrics = args.metric or default_metrics()
     if not args.metric:
         console.print(f"metrics: {', '.join(metrics)} (pass --metric to choose)")
@@ -136,6 +151,64 @@ def run(args) -> int:
         out.print(frame_table(shown, title=f"Leaderboard ({suite.name})"))
     console.print(f"wrote {len(paths)} files to {args.out}"
                   + (f"; report: {paths['html']}" if "html" in paths else ""))
+    if result.stats is not None and result.stats.load_errors:
+        for label, msg in result.stats.load_errors.items():
+            console.print(styled(("error:", "bold red"), f" metric {label} could not be loaded: "
+                                 f"{msg}. Nothing was stored for it; fix this and run again."))
+        return 2
+    if result.n_failed:
+        console.print(styled((f"{result.n_failed} of {len(result.scores)} videos had errors",
+                              "yellow"), f" (see the 'error' column of {args.out / 'scores.csv'})"))
+        return 1
+    return 0
+
+
+def _run_vbench(args, suite, check) -> int:
+    """``bench`` with VBench's protocol (``--dimension``; see bench/vbench.py)."""
+    import warnings
+
+    from ..api import MetricLoadWarning
+    from ..bench.vbench import run_vbench, select_dimensions
+    from ..run.store import Store
+    from . import console, out, styled
+    from ..report.leaderboard import write_markdown
+
+    dims, custom, _ = select_dimensions(check, args.dimension)  # checked before the store opens
+    console.print(f"VBench protocol ({'custom input' if custom else 'standard'}): "
+                  f"{', '.join(dims)}")
+    store_path = store_arg(args)
+    with Store(store_path) as store, ExitStack() as stack:
+        bar: dict = {}
+
+        def on_plan(total: int, pending: int) -> None:
+            console.print(f"{total} results: {total - pending} cached, {pending} to compute"
+                          + (f" (store: {store_path})" if store_path else " (no store)"))
+            bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
+
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore", MetricLoadWarning)
+        result = run_vbench(check, args.dimension, store, published=args.vbench_results or (),
+                            retry_errors=args.retry_errors, on_plan=on_plan,
+                            progress=lambda n: bar["advance"](n))
+    if result.stats is not None:
+        console.print(result.stats.summary())
+    for msg in result.problems[len(check.problems()):]:
+        console.print(styled(("note:", "yellow"), f" {msg}"), soft_wrap=True)
+    paths = result.write(args.out)
+    paths["leaderboard_md"] = write_markdown(result.leaderboard, args.out / "leaderboard.md",
+                                             result.intervals)
+    if args.report:
+        from ..report import write_report
+
+        paths.update(write_report(result, args.out / "report.html", args.out / "report.md",
+                                  examples=args.examples))
+    if not args.quiet:
+        board = result.leaderboard
+        cols = ["overall_rank", "model"] + list(board.attrs.get("shown", []))
+        out.print(frame_table(board[cols].rename(columns={"overall_rank": "#"}),
+                              title=f"VBench ({suite.name})"))
+    console.print(f"wrote {len(paths)} files to {args.out} (VBench results: "
+                  f"{args.out / 'vbench'})")
     if result.stats is not None and result.stats.load_errors:
         for label, msg in result.stats.load_errors.items():
             console.print(styled(("error:", "bold red"), f" metric {label} could not be loaded: "
