@@ -111,3 +111,27 @@ def test_evaluator_specs_and_errors(data):
     with pytest.raises(InputError, match="no human QA answers"):
         v2t_tables(data["predictions"], data["perception"], ["a=good_quality,-,good_answer"],
                    directions={"good_quality": "higher"})
+
+
+def test_seed_baselines_list(capsys):
+    from videojury.metrics.baselines import SEED_BASELINES, baseline_status, suite_metrics
+
+    assert len(SEED_BASELINES) == 48 and len({b.name for b in SEED_BASELINES}) == 48
+    status = {b.name: baseline_status(b)[0] for b in SEED_BASELINES}
+    assert status["NIQE"] == status["HOSA"] == status["V-Temporal Flickering"] == "runs"
+    assert status["CLIPScore"] == status["Qwen2.5-VL (7B)"] == "needs weights"
+    assert status["DOVER"] == status["ChatGPT-4o"] == status["LOVE (Ours)"] == "later"
+    assert set(suite_metrics("seed-baselines")) == {
+        "hosa", "qac", "niqe", "brisque", "bmpri", "bpri", "temporal_flickering"}
+    every = suite_metrics("seed-baselines-all")
+    assert "clipscore" in every and not any(s.startswith("qa:") for s in every)
+    with pytest.raises(InputError, match="unknown --suite 'seeds'"):
+        suite_metrics("seeds")
+    assert main(["metrics", "--suite", "seed-baselines"]) == 0
+    text = capsys.readouterr().out
+    assert "LOVE's 48 V2T evaluators" in text and "deep VQA network: the next issue" in text
+
+
+def test_score_needs_a_metric_or_a_suite(tmp_path, capsys):
+    assert main(["score", str(tmp_path)]) != 0
+    assert "give at least one -m/--metric (or --suite seed-baselines)" in capsys.readouterr().err

@@ -10,6 +10,9 @@ def register(sub) -> None:
                        description="Every registered metric: its score fields with range and "
                                    "direction, what it needs, and the extra that provides it.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--suite", default=None, metavar="NAME",
+                   help="list a baseline collection instead: seed-baselines (the 48 evaluators of LOVE's V2T "
+                        "tables: which run now, which need weights, which need a later issue)")
     p.set_defaults(func=run)
 
 
@@ -47,6 +50,8 @@ def run(args) -> int:
 
     from . import out
 
+    if args.suite is not None:
+        return _run_suite(args)
     rows = describe_metrics()
     if args.json:
         out.print_json(json.dumps(rows))
@@ -64,4 +69,25 @@ def run(args) -> int:
                  r["frames"], r["extra"])
         table.add_row(*(Text(str(c)) for c in cells))  # plug-in text is never markup
     out.print(table)
+    return 0
+
+
+def _run_suite(args) -> int:
+    from ..errors import InputError
+    from ..metrics.baselines import SUITES, baseline_rows
+    from . import out
+    from ._common import frame_table
+
+    if args.suite not in SUITES:
+        raise InputError(f"unknown --suite {args.suite!r}; known: {', '.join(SUITES)}")
+    rows = baseline_rows()
+    if args.json:
+        out.print_json(json.dumps(rows))
+        return 0
+    import pandas as pd
+
+    counts = pd.Series([r["status"] for r in rows]).value_counts()
+    title = (f"{args.suite}: LOVE's {len(rows)} V2T evaluators - "
+             + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("runs", "needs weights", "later")))
+    out.print(frame_table(pd.DataFrame(rows), title=title, max_rows=len(rows)))
     return 0

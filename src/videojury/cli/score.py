@@ -13,8 +13,12 @@ def register(sub) -> None:
                                    "or single files. Results go to a store, so a rerun computes "
                                    "only what is missing.")
     p.add_argument("inputs", nargs="+", help="a folder, a manifest, or video files")
-    p.add_argument("-m", "--metric", action="append", required=True, metavar="NAME[:OPT=VAL,..]",
+    p.add_argument("-m", "--metric", action="append", default=[], metavar="NAME[:OPT=VAL,..]",
                    help="metric to compute, with options (repeatable), e.g. niqe:pool=median")
+    p.add_argument("--suite", default=None, metavar="NAME",
+                   help="add a baseline collection's metrics: seed-baselines (LOVE's V2T evaluators that run "
+                        "without weights) or seed-baselines-all (also those whose weights download on first "
+                        "use); `videojury metrics --suite seed-baselines` lists them")
     p.add_argument("--prompts", type=Path, default=None,
                    help="prompts file for a folder: JSON {file: prompt}, or CSV/JSONL with "
                         "video|prompt_id and prompt columns")
@@ -68,6 +72,12 @@ def run(args) -> int:
     from . import console, out, styled, warn
 
     # Everything about the run's inputs is checked before any video is decoded.
+    if args.suite is not None:
+        from ..metrics.baselines import suite_metrics
+
+        args.metric = list(args.metric) + [m for m in suite_metrics(args.suite) if m not in args.metric]
+    if not args.metric:
+        raise InputError("give at least one -m/--metric (or --suite seed-baselines)")
     if args.prompts is not None and len(args.inputs) != 1:
         raise InputError("--prompts goes with a single folder input")
     if not args.dry_run:

@@ -1,0 +1,150 @@
+"""The seeds' baseline collection: the 48 evaluators of LOVE's V2T leaderboards.
+
+:data:`SEED_BASELINES` lists every evaluator of the LOVE / AIGVE-60K README's
+V2T tables (instance-level order), with its category and how videojury runs
+it: the metric specs that give its perception score, its correspondence score
+and its QA answers (``None`` where it has none), or the issue that will bring
+it. :func:`baseline_status` says, without loading anything, whether a row
+runs now (weight-free), needs weights (the metric exists; the checkpoint is
+downloaded on first use, or must be named with ``model=``), or needs a later
+issue. ``videojury metrics --suite seed-baselines`` prints the list and
+``videojury score ... --suite seed-baselines`` scores the rows that run now
+(``seed-baselines-all``: every row whose metrics exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUITES = ("seed-baselines", "seed-baselines-all")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One evaluator of the LOVE V2T leaderboard and how videojury runs it."""
+
+    name: str            # as the LOVE README writes it
+    category: str        # handcrafted, vqa_network, image_text, vbench, lmm, hosted, love
+    perception: str | None = None      # metric spec (NAME[:OPT=VAL,..])
+    correspondence: str | None = None
+    qa: str | None = None
+    later: str = ""      # why not yet: what a later issue has to bring
+    note: str = ""
+
+    @property
+    def specs(self) -> list[str]:
+        """The distinct metric specs of this row."""
+        return list(dict.fromkeys(s for s in (self.perception, self.correspondence, self.qa) if s))
+
+
+def _judge(model: str, note: str = "") -> Baseline:
+    return Baseline("", "lmm", f"judge_quality:model={model}", f"judge_correspondence:model={model}",
+                    f"qa:model={model}", note=note)
+
+
+def _named(b: Baseline, name: str) -> Baseline:
+    return Baseline(name, b.category, b.perception, b.correspondence, b.qa, b.later, b.note)
+
+
+_UNVERIFIED = "hub id as its authors publish it; not run here (no download)"
+
+SEED_BASELINES: tuple[Baseline, ...] = (
+    Baseline("LOVE (Ours)", "love", later="LOVE's released judge (InternVL3-based; its own heads): a later issue"),
+    _named(_judge("OpenGVLab/InternVL2_5-38B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (38B)"),
+    Baseline("Grok2 Vision", "hosted", later="hosted model: a later issue"),
+    _named(_judge("OpenGVLab/InternVL2_5-78B,trust_remote_code=true", _UNVERIFIED + "; LOVE says 72B"),
+           "InternVL2.5 (72B)"),
+    _named(_judge("OpenGVLab/InternVL3-78B-hf", _UNVERIFIED + "; LOVE says 72B"), "InternVL3 (72B)"),
+    Baseline("ChatGPT-4o", "hosted", later="hosted model: a later issue"),
+    Baseline("Gemini1.5-pro", "hosted", later="hosted model: a later issue"),
+    _named(_judge("OpenGVLab/InternVL3-38B-hf", _UNVERIFIED), "InternVL3 (38B)"),
+    _named(_judge("llava-hf/llava-onevision-qwen2-72b-ov-hf", _UNVERIFIED), "Llava-one-vision (72B)"),
+    _named(_judge("Qwen/Qwen2.5-VL-72B-Instruct", _UNVERIFIED), "Qwen2.5-VL (72B)"),
+    Baseline("Claude3.5", "hosted", later="hosted model: a later issue"),
+    _named(_judge("Qwen/Qwen2-VL-72B-Instruct", _UNVERIFIED), "Qwen2-VL (72B)"),
+    Baseline("FGA-BLIP2", "image_text", "fga_blip2", "fga_blip2"),
+    Baseline("HPSv2", "image_text", "hpsv2", "hpsv2"),
+    Baseline("FAST-VQA", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("HOSA", "handcrafted", "hosa", "hosa"),
+    Baseline("ImageReward", "image_text", "imagereward", "imagereward"),
+    Baseline("QAC", "handcrafted", "qac", "qac"),
+    Baseline("NIQE", "handcrafted", "niqe", "niqe"),
+    Baseline("BRISQUE", "handcrafted", "brisque", "brisque"),
+    Baseline("AestheticScore", "image_text", "laion_aesthetic", "laion_aesthetic",
+             note="LAION's improved aesthetic predictor on CLIP ViT-L/14"),
+    _named(_judge("Qwen/Qwen2-VL-7B-Instruct", _UNVERIFIED), "Qwen2-VL (7B)"),
+    _named(_judge("qwen2.5-vl-7b"), "Qwen2.5-VL (7B)"),
+    Baseline("VideoLlama3 (8B)", "lmm", later="VideoLLaMA3 needs its repository's code: a later issue"),
+    Baseline("DOVER", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("BMPRI", "handcrafted", "bmpri", "bmpri"),
+    Baseline("V-Aesthetic Quality", "vbench", "laion_aesthetic", "laion_aesthetic",
+             note="VBench's aesthetic quality is the LAION predictor per frame (VBench divides by 10)"),
+    Baseline("LLaVA-NeXT (8B)", "lmm", later="LLaVA-NeXT-Video: a later issue"),
+    Baseline("InternVideo2.5 (8B)", "lmm", later="InternVideo2.5 needs its repository's code: a later issue"),
+    _named(_judge("OpenGVLab/InternVL2_5-8B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (8B)"),
+    Baseline("mPLUG-Owl3 (7B)", "lmm", later="mPLUG-Owl3 needs its repository's code: a later issue"),
+    _named(_judge("OpenGVLab/InternVL3-9B-hf", _UNVERIFIED), "InternVL3 (9B)"),
+    Baseline("SimpleVQA", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("PickScore", "image_text", "pickscore", "pickscore"),
+    Baseline("VideoLlava (7B)", "lmm", later="Video-LLaVA: a later issue"),
+    Baseline("V-Temporal Flickering", "vbench", "temporal_flickering", "temporal_flickering"),
+    Baseline("BLIPScore", "image_text", "blip_itm", "blip_itm"),
+    Baseline("BPRI", "handcrafted", "bpri", "bpri"),
+    Baseline("VSFA", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("CogAgent (18B)", "lmm", later="CogAgent needs its repository's code: a later issue"),
+    Baseline("V-Subject Consistency", "vbench", "subject_consistency", "subject_consistency"),
+    Baseline("BVQA", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("V-Overall Consistency", "vbench", later="VBench's ViCLIP: a later issue"),
+    Baseline("V-Imaging Quality", "vbench", later="VBench's MUSIQ: a later issue"),
+    Baseline("CLIPScore", "image_text", "clipscore", "clipscore"),
+    Baseline("VQAScore", "image_text", "vqascore", "vqascore"),
+    Baseline("Llama3.2-Vision (11B)", "lmm", later="Llama 3.2 Vision takes images, not videos: a later issue"),
+    Baseline("DeepseekVL2 (1B)", "lmm", later="DeepSeek-VL2 needs its repository's code: a later issue"),
+)
+
+
+def _metric_name(spec: str) -> str:
+    return spec.split(":", 1)[0].strip()
+
+
+def baseline_status(b: Baseline) -> tuple[str, str]:
+    """``("runs" | "needs weights" | "later", detail)`` for one row, loading nothing."""
+    from .base import list_metrics, metric_class
+
+    if not b.specs:
+        return "later", b.later
+    known = set(list_metrics())
+    missing = [s for s in b.specs if _metric_name(s) not in known]
+    if missing:
+        return "later", f"metric {_metric_name(missing[0])} not in this version"
+    extras = {metric_class(_metric_name(s)).extra or "core" for s in b.specs}
+    if extras == {"core"}:
+        return "runs", "weight-free"
+    return "needs weights", "weights download on first use (the [models] extra); " + (b.note or "")
+
+
+def baseline_rows() -> list[dict]:
+    """The list as records (for ``videojury metrics --suite seed-baselines``)."""
+    out = []
+    for i, b in enumerate(SEED_BASELINES, 1):
+        status, detail = baseline_status(b)
+        out.append({"#": i, "evaluator": b.name, "category": b.category, "status": status,
+                    "perception": b.perception or "", "correspondence": b.correspondence or "",
+                    "qa": b.qa or "", "detail": detail.strip("; ")})
+    return out
+
+
+def suite_metrics(name: str) -> list[str]:
+    """Metric specs of a baseline suite: ``seed-baselines`` (rows that run now) or
+    ``seed-baselines-all`` (every row whose metrics exist), each spec once."""
+    from ..errors import InputError
+
+    if name not in SUITES:
+        raise InputError(f"unknown --suite {name!r}; known: {', '.join(SUITES)}")
+    want = ("runs",) if name == "seed-baselines" else ("runs", "needs weights")
+    specs: list[str] = []
+    for b in SEED_BASELINES:
+        if baseline_status(b)[0] in want:
+            # QA answers need a question per item: score them with `qa` on a questions manifest
+            specs.extend(s for s in (b.perception, b.correspondence) if s and s not in specs)
+    return specs
