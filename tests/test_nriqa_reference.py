@@ -215,6 +215,12 @@ def test_too_small_and_wrong_inputs_raise_value_error():
             fn(np.zeros((2, 40), np.uint8))
         with pytest.raises(ValueError, match="uint8"):
             fn(np.zeros((16, 16), np.float32))
+    # Small and flat frames still score (JPEG 2000 with fewer wavelet levels
+    # under 32 pixels a side); nothing returns NaN.
+    rng = np.random.default_rng(1)
+    for im in (rng.integers(0, 256, (16, 20, 3), dtype=np.uint8), np.zeros((40, 48), np.uint8)):
+        for fn in (hosa, qac, bmpri, bpri):
+            assert np.isfinite(fn(im)), fn.__name__
 
 
 # --- LOVE's videobench.m pooling --------------------------------------------------

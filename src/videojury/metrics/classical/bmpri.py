@@ -90,13 +90,17 @@ def jp2_roundtrip(image: np.ndarray, ratio: float) -> np.ndarray:
 
     MATLAB's lossy defaults: irreversible 9/7 wavelet, 5 decomposition
     levels (6 resolutions), colour transform for RGB, one quality layer.
+    An image with a side under 32 pixels gets fewer levels (OpenJPEG needs
+    ``2 ** (resolutions - 1)`` pixels per side).
     """
     from PIL import Image
 
+    side = min(image.shape[0], image.shape[1])
+    levels = max(1, min(6, side.bit_length()))
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG2000", quality_mode="rates",
                                 quality_layers=[float(ratio)], irreversible=True,
-                                num_resolutions=6, mct=1 if image.ndim == 3 else 0)
+                                num_resolutions=levels, mct=1 if image.ndim == 3 else 0)
     buf.seek(0)
     with Image.open(buf) as im:
         return np.asarray(im)

@@ -77,7 +77,8 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
     step = max(1, int(np.floor(np.sqrt(h * w / 10000.0))))
     patches = grid_patches(gray, BLOCK, step)
     if patches.shape[0] < 2:
-        raise ValueError(f"image {h}x{w} is too small for HOSA (needs at least 11x12 pixels)")
+        raise ValueError(f"image {h}x{w} is too small for HOSA (needs two 7x7 patches "
+                         "inside a 2-pixel border, e.g. 11x12 pixels)")
     p = _params()
     centroid, variance, skewness = p["centroid"], p["variance"], p["skewness"]
     d, k = centroid.shape
