@@ -35,6 +35,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from . import matlab
 
@@ -65,7 +66,7 @@ def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
     xs = xs[xs + block <= c]
     if ys.size == 0 or xs.size == 0:
         return np.zeros((0, block * block))
-    win = np.lib.stride_tricks.sliding_window_view(m, (block, block))[ys][:, xs]
+    win = np.lib.stride_tricks.sliding_window_view(m, (block, block))[np.ix_(ys, xs)]
     # (ny, nx, block, block) -> grid column-major: x outer, y inner.
     return win.transpose(1, 0, 2, 3).reshape(-1, block * block)
 
@@ -127,23 +128,26 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
 
     multi = count > 1
     if multi.any():
-        xs = x[patch]
+        # Group sums as sparse (codeword x patch) products: S_j = sum w x^j.
         wn = wt / np.where(wsum > 0, wsum, 1.0)[word]
-        wmean = group_sum(wn[:, None] * xs)
+        weighted = csr_matrix((wn, (word, patch)), shape=(k, n))
+        member = csr_matrix((np.ones_like(wn), (word, patch)), shape=(k, n))
+        x2 = x * x
+        s0 = np.asarray(weighted.sum(axis=1)).ravel()[:, None]
+        s1, s2, s3 = weighted @ x, weighted @ x2, weighted @ (x2 * x)
+        wmean = s1
         mean_diff[:, multi] = wmean[multi].T - centroid[:, multi]
         # Unweighted sample variance (the release's "any variation" test).
-        umean = group_sum(xs) / np.maximum(count, 1)[:, None]
-        dev = xs - umean[word]
-        uvar = group_sum(dev * dev) / np.maximum(count - 1, 1)[:, None]
+        cnt = np.maximum(count, 1)[:, None]
+        u1, u2 = member @ x, member @ x2
+        uvar = (u2 - u1 * u1 / cnt) / np.maximum(count - 1, 1)[:, None]
         varies = multi & (uvar.sum(axis=1) > 1e-8)
         # MATLAB's var(X, w): weighted mean square about the weighted mean, over sum(w).
-        wn_sum = group_sum(wn)
-        cen = xs - wmean[word]
-        wc2 = wn[:, None] * cen * cen
-        m2 = group_sum(wc2)
-        m3 = group_sum(wc2 * cen)
+        mu = wmean
+        m2 = s2 - 2.0 * mu * s1 + mu * mu * s0
+        m3 = s3 - 3.0 * mu * s2 + 3.0 * mu * mu * s1 - mu * mu * mu * s0
         with np.errstate(invalid="ignore", divide="ignore"):
-            wvar = m2 / wn_sum[:, None]
+            wvar = m2 / s0
         var_diff[:, varies] = wvar[varies].T - variance[:, varies]
         skn_diff[:, varies] = (m3[varies] / (wvar[varies] ** 1.5 + 1e-4)).T - skewness[:, varies]
 

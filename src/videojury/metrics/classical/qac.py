@@ -70,7 +70,7 @@ def dog_patches(image: np.ndarray) -> np.ndarray:
                            mode="reflect")
         dog = (gray - blur) * (4.0 / s)
         m = dog[2:-2, 2:-2]
-        win = np.lib.stride_tricks.sliding_window_view(m, (BLOCK, BLOCK))[ys][:, xs]
+        win = np.lib.stride_tricks.sliding_window_view(m, (BLOCK, BLOCK))[np.ix_(ys, xs)]
         parts.append(win.transpose(1, 0, 2, 3).reshape(-1, BLOCK * BLOCK))
     return np.abs(np.concatenate(parts, axis=1))
 
