@@ -213,14 +213,15 @@ def main() -> None:
         else:
             print(f"\n# {version}: LOVE's NRIQA MATLAB code on the same frames, best of "
                   f"{args.octave_repeat}")
-            print(f"{'size':>10} {'metric':>8} {'Octave ms':>10} {'ours ms':>8} {'speed-up':>9} "
-                  f"{'Octave':>9} {'ours':>9}")
+            print(f"{'size':>10} {'metric':>8} {'Octave ms':>10} {'ours ms':>8} {'Octave f/s':>11} "
+                  f"{'ours f/s':>9} {'speed-up':>9} {'Octave':>9} {'ours':>9}")
             for key, r in octave.items():
                 if key not in ours:
                     continue
                 size, name = key.split("/")
                 best, _, score = ours[key]
                 print(f"{size:>10} {name:>8} {r['best'] * 1e3:10.1f} {best * 1e3:8.1f} "
+                      f"{1.0 / r['best']:11.2f} {1.0 / best:9.2f} "
                       f"{r['best'] / best:8.1f}x {r['score']:9.4g} {score:9.4g}")
     else:
         print("\nOctave comparison skipped: pass --octave-love PATH (a LOVE checkout) to time "
