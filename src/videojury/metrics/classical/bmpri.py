@@ -1,6 +1,6 @@
 """BMPRI: a numpy port of the BMPRI code LOVE ships (``NRIQA/BMPRI``).
 
-BMPRI (Min, Zhai, Gu, Liu, Wang, Yang & Chen, "Blind Image Quality
+BMPRI (Min, Zhai, Gu, Liu & Yang, "Blind Image Quality
 Estimation via Distortion Aggravation", IEEE Trans. Broadcasting 2018)
 distorts the image further in four ways, five strengths each, and measures
 how much of the image's local binary pattern (LBP, 4 neighbours, radius 1)

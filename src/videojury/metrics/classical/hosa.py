@@ -1,6 +1,6 @@
 """HOSA: a numpy port of the HOSA release LOVE ships (``NRIQA/HOSA_release_v0``).
 
-HOSA (Xu, Ye, Li, Chen & Doermann, "Blind Image Quality Assessment Based on
+HOSA (Xu, Ye, Li, Du, Liu & Doermann, "Blind Image Quality Assessment Based on
 High Order Statistics Aggregation", IEEE TIP 2016) describes an image by how
 its local patches deviate from a 100-word codebook learned on natural
 images, and maps that description to a quality score with a linear SVR.
