@@ -242,9 +242,9 @@ class Metric:
         clip that cannot be scored raises :class:`MetricError` naming its
         position (the cause is chained).
         """
-        from ..data.items import Item, check_text_needs  # noqa: PLC0415 - layers above
+        from ..data.items import Item, check_text_needs  # noqa: PLC0415
         from ..errors import InputError, VideoJuryError  # noqa: PLC0415
-        from ..run.batching import score_batch_safely  # noqa: PLC0415 - the run's own path
+        from .calling import score_batch_safely  # noqa: PLC0415 - the run's own code
         from ..video import MEMORY_PATH, frames_from_array  # noqa: PLC0415
 
         videos = list(videos)
