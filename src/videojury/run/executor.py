@@ -99,8 +99,8 @@ def _identity_key(metric: Metric, store: Store) -> str:
     """Canonical JSON of a metric's identity ("" when it has none)."""
     try:
         ident = metric.identity(store.file_identity)
-    except VideoJuryError as exc:  # a checkpoint that is not there: its load will say so
-        return UNRESOLVED + str(exc)
+    except (VideoJuryError, OSError) as exc:  # a checkpoint not there / unreadable: its
+        return UNRESOLVED + str(exc)           # load will say so
     return json.dumps(ident, sort_keys=True, separators=(",", ":")) if ident else ""
 
 
