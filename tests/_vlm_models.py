@@ -30,7 +30,11 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from videojury.models.tiny import FAMILIES, build_tiny
 
     root = tmp_path_factory.mktemp("tiny_models")
-    return {fam: build_tiny(fam, root / fam) for fam in FAMILIES}
+    out = {fam: build_tiny(fam, root / fam) for fam in FAMILIES}
+    from ._vbench_ckpts import write_all  # VBench's official weight files, tiny and seeded
+
+    out.update(write_all(root / "vbench"))
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,8 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"dynamic_degree": 0.0470252730838594, "is_dynamic": 1.0}),
     "flicker": ("flicker", "1",
         {"flicker": 0.9685024043584824}),
+    "temporal_flickering": ("temporal_flickering", "1",
+        {"temporal_flickering": 0.9685024043584824}),
     "frozen": ("frozen", "1",
         {"frozen_ratio": 0.17391304347826086, "frozen_longest": 0.17391304347826086}),
     "motion_smoothness": ("motion_smoothness", "1",
@@ -100,6 +102,10 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"judge_visual_quality": 20.86097601975548, "judge_visual_quality_level": 1.0}),
     "rationale_judge": ("rationale_judge:model={lmm},frames=2,max_new_tokens=8", "1",
         "could not read a 1-5 score"),
+    "background_consistency": ("background_consistency:model={vbench_clip_b32}", "1",
+        {"background_consistency": 0.9988794313824695}),
+    "subject_consistency": ("subject_consistency:model={vbench_dino}", "1",
+        {"subject_consistency": 0.9981535543566165}),
 }
 
 BUILTIN = sorted(n for n in list_metrics()
