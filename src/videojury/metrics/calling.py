@@ -26,6 +26,7 @@ class MetricLoadError(MetricError):
     def __init__(self, label: str, cause: BaseException):
         self.label = label
         self.cause_text = error_text(cause)
+        self.done: list = []  # outcomes of a batch's first items when scoring stopped it
         super().__init__(f"metric {label} could not be loaded: {self.cause_text}")
 
 
@@ -56,6 +57,18 @@ def ensure_loaded(metric: Metric) -> None:
     metric.__dict__["_videojury_loaded"] = True
 
 
+def _stop_if_fatal(metric: Metric, exc: BaseException, done: list | None = None) -> None:
+    """An error that says no further item can be scored (``stops_metric = True``, e.g. a
+    hosted model refusing the API key) stops the metric for the run, like a failed load.
+
+    ``done``: the outcomes of the batch's first items, scored before the stop (the
+    executor stores them; a batch that stops is first retried item by item)."""
+    if getattr(exc, "stops_metric", False):
+        err = MetricLoadError(metric.label, exc)
+        err.done = list(done or [])
+        raise err from exc
+
+
 def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence[Any]
                        ) -> tuple[list[dict | BaseException], float, float]:
     """Score a batch; per item the checked scores or the exception.
@@ -84,6 +97,7 @@ def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence
                 outcomes.append(exc)
     except Exception as exc:  # noqa: BLE001
         if len(frames) == 1:
+            _stop_if_fatal(metric, exc)
             outcomes = [exc]
         else:
             outcomes = []
@@ -91,6 +105,7 @@ def score_batch_safely(metric: Metric, frames: Sequence[Frames], items: Sequence
                 try:
                     outcomes.append(metric.check_scores(metric.score(f, it)))
                 except Exception as exc2:  # noqa: BLE001
+                    _stop_if_fatal(metric, exc2, outcomes)
                     outcomes.append(exc2)
     total = time.perf_counter() - t0
     pre = timings.get("preprocess", 0.0) - pre0

@@ -139,6 +139,9 @@ class RunStats:
     setup_seconds: float = 0.0  # one-time costs inside ``seconds``: model loads, workers
     load_errors: dict[str, str] = field(default_factory=dict)
     not_computed: int = 0  # tasks skipped because their metric could not be loaded
+    # per metric label, what its hosted model cost in this run: requests (retries
+    # included), retries, prompt_tokens, completion_tokens (videojury.models.remote)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def seconds_per_video(self) -> float:
@@ -166,6 +169,10 @@ class RunStats:
             + f"decode {self.decode_seconds:.1f}s, preprocess {pre:.1f}s, model {model:.1f}s"
             + (f"; peak memory {self.peak_rss_mb:.0f} MB" if self.peak_rss_mb else ""),
         ]
+        for label, c in self.requests.items():
+            lines.append(f"{label}: {c.get('requests', 0)} requests ({c.get('retries', 0)} "
+                         f"retries), {c.get('prompt_tokens', 0)} prompt + "
+                         f"{c.get('completion_tokens', 0)} completion tokens")
         if self.videos and self.videos_in_input and not self.load_errors:
             full = self.setup_seconds + self.seconds_per_video * self.videos_in_input
             lines.append(f"estimate for all {self.videos_in_input} videos from scratch: "

@@ -224,6 +224,7 @@ class LocalExecutor(Executor):
         load0 = {id(m): m.__dict__.setdefault("timings", {}).get("load", 0.0)
                  for m in plan.metrics}
         stopped: set[int] = set()  # metrics whose load() failed
+        sent0 = {id(m): _remote_counts(m) for m in plan.metrics}  # hosted models' requests
 
         def record(results: list[Result]) -> None:
             store.put(results)
@@ -249,7 +250,11 @@ class LocalExecutor(Executor):
             except MetricLoadError as exc:
                 stopped.add(m_i)
                 stats.load_errors[metric.label] = exc.cause_text
-                skip([t for t, _ in batch] + [t for t, _ in queues.drop(m_i)])
+                k = len(exc.done)  # items scored before scoring stopped the metric
+                if k:
+                    record([result_for(t, it, res, None)
+                            for (t, _), it, res in zip(batch[:k], items, exc.done)])
+                skip([t for t, _ in batch[k:]] + [t for t, _ in queues.drop(m_i)])
                 return
             stats.add_metric_time(metric.label, pre, model)
             per = (pre + model) / len(batch)
@@ -279,7 +284,17 @@ class LocalExecutor(Executor):
         stats.setup_seconds = sum(m.timings.get("load", 0.0) - load0.get(id(m), 0.0)
                                   for m in plan.metrics)
         stats.peak_rss_mb = peak_rss_mb()
+        for m in plan.metrics:
+            now, before = _remote_counts(m), sent0.get(id(m), {})
+            if now:
+                stats.requests[m.label] = {k: v - before.get(k, 0) for k, v in now.items()}
         return stats
+
+
+def _remote_counts(metric: Metric) -> dict[str, int]:
+    """A hosted-model metric's request counts so far ({} for any other metric)."""
+    get = getattr(metric, "remote_counts", None)
+    return (get() or {}) if callable(get) else {}
 
 
 def make_result(task: Task, plan: Plan, outcome: dict | BaseException, seconds: float | None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from ...errors import MetricError
+from ...models.remote import REMOTE_OPTIONS, REMOTE_RUNTIME, remote_name
 from ...video import FramePolicy, Frames
 from ..base import Metric
 
@@ -181,12 +182,81 @@ class ModelMetric(Metric):
         return state
 
 
+# The LMM metrics' options: the common ones plus those of hosted models
+# (model=openai:NAME, see videojury.models.remote).
+LMM_OPTIONS: dict[str, Any] = {**COMMON_OPTIONS, **REMOTE_OPTIONS}
+
+
 class LMMMetric(ModelMetric):
-    """A metric that asks a video chat model (VQAScore, level judges, rationale, QA)."""
+    """A metric that asks a video chat model (VQAScore, level judges, rationale, QA).
+
+    ``model=openai:NAME`` asks a hosted model through OpenAI-compatible chat
+    completions instead of loading a checkpoint (:mod:`videojury.models.remote`).
+    """
+
+    runtime_options = ModelMetric.runtime_options | REMOTE_RUNTIME
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._lmm = None
+        self._client = None
+        self.remote = remote_name(self.options["model"]) is not None
+        from ...models import remote
+
+        if self.remote:
+            remote.check_options(self)
+            # enough items per call to keep `concurrency` requests in flight
+            self.batch_size = max(self.batch_size, int(self.options["concurrency"]))
+        else:
+            remote.check_local_options(self)
+
+    @property
+    def options_key(self) -> str:
+        key = super().options_key
+        if self.remote or not set(REMOTE_OPTIONS) & set(self.options):
+            return key
+        # a local checkpoint keys as before hosted models existed
+        keyed = {k: v for k, v in json.loads(key).items() if k not in REMOTE_OPTIONS}
+        return json.dumps(keyed, sort_keys=True, separators=(",", ":"))
+
+    def identity(self, hash_file) -> dict[str, str]:
+        if self.remote:  # no weights here: the model is what base_url serves under its name
+            return {"backend": "openai-chat-completions"}
+        return super().identity(hash_file)
+
+    def frame_policy(self) -> FramePolicy:
+        if not self.remote:
+            return super().frame_policy()
+        from ...models.remote import DEFAULT_FRAMES, DEFAULT_MAX_PIXELS
+        from ...video import Resize
+
+        o = self.options
+        resize = Resize(max_pixels=int(o["max_pixels"] or DEFAULT_MAX_PIXELS))
+        if o["fps"]:
+            return FramePolicy.fps(o["fps"], max_frames=32, min_frames=self.min_frames,
+                                   resize=resize)
+        n = int(o["frames"] or DEFAULT_FRAMES)
+        if o["sampling"] == "love":
+            return FramePolicy.love(n, min_frames=self.min_frames, resize=resize)
+        return FramePolicy.uniform(n, min_frames=self.min_frames, resize=resize)
+
+    def backbone(self):
+        if self.remote:
+            raise MetricError(f"{self.name}: model={self.options['model']} is a hosted model; "
+                              "it has no local weights (no reward(), no backbone)")
+        return super().backbone()
+
+    def client(self):
+        """The :class:`~videojury.models.remote.ChatClient` of a hosted model."""
+        if self._client is None:
+            from ...models.remote import make_client
+
+            self._client = make_client(self)
+        return self._client
+
+    def remote_counts(self) -> dict[str, int] | None:
+        """Requests, retries and tokens so far (None: a local model, or none sent)."""
+        return self._client.counts() if self._client is not None else None
 
     def lmm(self):
         """The :class:`~videojury.models.lmm.VideoLMM` over this metric's backbone."""
@@ -197,9 +267,13 @@ class LMMMetric(ModelMetric):
         return self._lmm
 
     def load(self) -> None:
+        if self.remote:
+            self.client()
+            return
         self.lmm()
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state["_lmm"] = None
+        state["_client"] = None  # holds the API key: never pickled
         return state

@@ -33,7 +33,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric
+from ._common import LMM_OPTIONS, LMMMetric
 from .prompts import DIMENSIONS, LEVEL_VALUES, LEVEL_WORDS, fill, placeholders
 
 
@@ -77,6 +77,13 @@ class _LevelJudgeBase(LMMMetric):
         # The instance needs a prompt exactly when its question mentions one
         # (a custom question= may add or drop it).
         self.needs_prompt = "prompt" in placeholders(self.question)
+        if self.remote:
+            # a hosted model reports how much probability the five words had
+            self.mass_field = f"{self.score_field}_mass"
+            self.fields = (*type(self).fields, ScoreField(
+                self.mass_field, 0.0, 1.0, True,
+                "probability mass of the five level words among the first answer token's "
+                "top_logprobs (hosted models)"))
 
     def prompts(self, items: Sequence[Any]) -> list[str]:
         """Full prompt texts (chat template, question, answer prefix) for ``items``."""
@@ -95,6 +102,10 @@ class _LevelJudgeBase(LMMMetric):
         return ids
 
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        if self.remote:  # model=openai:NAME
+            from ._remote import level_batch
+
+            return level_batch(self, frames, items)
         texts = self.prompts(items)
         logps = self.lmm().next_token_logprobs(frames, texts, self.batch_size,
                                                  timer=self.timed)
@@ -105,7 +116,7 @@ class _LevelJudgeBase(LMMMetric):
         return out
 
 
-_JUDGE_OPTIONS = {**COMMON_OPTIONS, "model": "internvl3-8b", "question": "", "prefix": ""}
+_JUDGE_OPTIONS = {**LMM_OPTIONS, "model": "internvl3-8b", "question": "", "prefix": ""}
 
 
 @register_metric

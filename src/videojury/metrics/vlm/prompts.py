@@ -44,6 +44,13 @@ VQASCORE_TEMPLATE = 'Does this video show "{prompt}"? Please answer yes or no.'
 
 QA_TEMPLATE = "{question} Please answer yes or no."
 
+# Hosted models (model=openai:NAME, videojury.models.remote): the line before the
+# frames, and the level judges' question (a chat API cannot start the answer for
+# the model, so the answer prefix becomes part of the question).
+REMOTE_FRAMES_NOTE = "The following {n} images are frames sampled in order from one video."
+REMOTE_LEVEL_TEMPLATE = ('{question} Answer with one word, excellent, good, fair, poor or bad, '
+                         'that completes the sentence "{prefix} ...".')
+
 
 @dataclass(frozen=True)
 class Dimension:

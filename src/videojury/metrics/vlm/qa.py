@@ -32,7 +32,7 @@ from ...errors import MetricError
 from ...text import normalize_yes_no
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric, append_log
+from ._common import LMM_OPTIONS, LMMMetric, append_log
 from .prompts import QA_TEMPLATE, fill, placeholders
 
 
@@ -53,9 +53,9 @@ class VideoQA(LMMMetric):
     )
     description = "Yes/no QA about the video: P(yes) and the normalised answer."
     reference = "LOVE task accuracy (AIGVE-60K QA pairs)"
-    default_options = {**COMMON_OPTIONS, "model": "qwen2.5-vl-7b", "template": QA_TEMPLATE,
+    default_options = {**LMM_OPTIONS, "model": "qwen2.5-vl-7b", "template": QA_TEMPLATE,
                        "mode": "logits", "max_new_tokens": 16, "answer_log": ""}
-    runtime_options = frozenset({"device", "batch_size", "answer_log"})
+    runtime_options = LMMMetric.runtime_options | {"answer_log"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -77,6 +77,12 @@ class VideoQA(LMMMetric):
     def answer(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, Any]]:
         """Per item: ``text`` (generate mode, else None), ``answer`` ("yes"/"no"/None),
         ``p_yes``, ``p_yes_norm``."""
+        if self.remote:  # model=openai:NAME
+            from ._remote import qa_answers
+
+            out = qa_answers(self, frames, items)
+            self._log(out)
+            return out
         lmm = self.lmm()
         texts = self.prompts(items)
         logps = lmm.next_token_logprobs(frames, texts, self.batch_size, timer=self.timed)

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric, append_log
+from ._common import LMM_OPTIONS, LMMMetric, append_log
 from .prompts import RATIONALE_AXES, RATIONALE_TEMPLATE, fill, placeholders
 
 _NUM = r"(?P<num>[0-9]+(?:\.[0-9]+)?)"
@@ -122,9 +122,9 @@ class RationaleJudge(LMMMetric):
                        "(not VideoScore2's argmax*p)")))
     description = "VideoScore2-style judge: rationale, then 1-5 per axis (+ soft scores)."
     reference = "VideoScore2 (He et al., 2025)"
-    default_options = {**COMMON_OPTIONS, "model": "videoscore2", "template": RATIONALE_TEMPLATE,
+    default_options = {**LMM_OPTIONS, "model": "videoscore2", "template": RATIONALE_TEMPLATE,
                        "max_new_tokens": 512, "rationale_log": ""}
-    runtime_options = frozenset({"device", "batch_size", "rationale_log"})
+    runtime_options = LMMMetric.runtime_options | {"rationale_log"}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -141,6 +141,12 @@ class RationaleJudge(LMMMetric):
 
     def explain(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, Any]]:
         """Per item: the answer ``text``, ``scores`` (fields) or ``error`` (message)."""
+        if self.remote:  # model=openai:NAME
+            from ._remote import rationale_records
+
+            out = rationale_records(self, frames, items, parse_rationale, RationaleParseError)
+            self._log(out)
+            return out
         texts = self.prompts(items)
         gens = self.lmm().generate(frames, texts, self.options["max_new_tokens"],
                                    self.batch_size, timer=self.timed)

@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric
+from ._common import LMM_OPTIONS, LMMMetric
 from .prompts import VQASCORE_TEMPLATE, fill, placeholders
 
 
@@ -38,7 +38,7 @@ class VQAScore(LMMMetric):
                          "probability that the first answer token is 'Yes'"),)
     description = "VQAScore: P(Yes | video, 'Does this video show \"{prompt}\"?')."
     reference = "VQAScore (Lin et al., ECCV 2024), t2v_metrics"
-    default_options = {**COMMON_OPTIONS, "model": "qwen2.5-vl-7b", "template": VQASCORE_TEMPLATE,
+    default_options = {**LMM_OPTIONS, "model": "qwen2.5-vl-7b", "template": VQASCORE_TEMPLATE,
                        "renormalize": False, "yes": "Yes", "no": "No"}
 
     def __init__(self, **options: Any) -> None:
@@ -54,6 +54,10 @@ class VQAScore(LMMMetric):
                 for it in items]
 
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        if self.remote:  # model=openai:NAME
+            from ._remote import vqascore_batch
+
+            return vqascore_batch(self, frames, items)
         lmm = self.lmm()
         texts = self.prompts(items)
         logps = lmm.next_token_logprobs(frames, texts, self.batch_size,
