@@ -24,8 +24,9 @@ from videojury.cli import build_parser, main
 # they still get every case whose inputs are bad (they fail before starting).
 _NO_FILL = {("demo",), ("metrics",)}
 # Verbs whose filled arguments still lack a needed optional one; their message
-# names that option instead of the file (correlate: --human or --qa).
-_NEEDS_MORE = {("correlate",)}
+# names that option instead of the file (correlate: --human or --qa; score: -m or
+# --suite, since --suite alone may give the metrics).
+_NEEDS_MORE = {("correlate",), ("score",)}
 
 
 def _verbs(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):

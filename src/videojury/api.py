@@ -60,7 +60,8 @@ def resolve_metrics(metrics: str | Metric | Sequence[str | Metric],
             metric.batch_size = int(batch_size)
         out.append(metric)
     if not out:
-        raise MetricError("no metric given; pass at least one (see videojury.list_metrics())")
+        raise MetricError("no metric given; give at least one (-m/--metric, or --suite "
+                          "seed-baselines, on the command line; see videojury.list_metrics())")
     # The label too: dtype=bfloat16 and the default share an options key (the
     # dtype is keyed by its resolved value) but are two metrics.
     labels = [(m.name, m.options_key, m.label) for m in out]
