@@ -395,6 +395,8 @@ def test_concurrency_is_bounded(server, clips):
 def test_options_checked_before_any_request(monkeypatch):
     with pytest.raises(MetricError, match="base_url"):
         load_metric("vqascore:model=openai:gpt-4o,base_url=ftp://x")
+    with pytest.raises(MetricError, match="must not hold credentials"):
+        load_metric("vqascore:model=openai:gpt-4o,base_url=https://h/v1?api-key=sk-1")
     with pytest.raises(MetricError, match="needs the served model's name"):
         load_metric("vqascore:model=openai:")
     with pytest.raises(MetricError, match="top_logprobs must be between 1 and 20"):

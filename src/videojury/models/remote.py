@@ -136,7 +136,7 @@ def check_options(metric: Any) -> None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise MetricError(f"{name}: base_url={url!r} is not an http(s) URL; give the API root, "
                           "e.g. base_url=http://127.0.0.1:8000/v1")
-    if parsed.username or parsed.password:
+    if parsed.username or parsed.password or "key" in parsed.query.lower():
         raise MetricError(f"{name}: base_url must not hold credentials; put the key in an "
                           "environment variable and name it with api_key_env=")
     checks = (("top_logprobs", 1, 20), ("concurrency", 1, 256), ("max_retries", 0, 100),
