@@ -36,8 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+try:  # the metrics registry imports every module under metrics; torch is used only in calls
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # core install (no [models]): the metrics that call these require torch
+    torch = F = None
 
 from ...errors import MetricError
 
