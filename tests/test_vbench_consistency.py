@@ -34,6 +34,12 @@ REFERENCE = {
     "background_consistency": {"synth_landscape": 0.992051076889038,
                                "synth_square": 0.9936420246958733,
                                "synth_tall": 0.9966248795390129},
+    "aesthetic_quality": {"synth_landscape": 0.7774931192398071,
+                          "synth_square": 0.7598556280136108,
+                          "synth_tall": 0.7366859912872314},
+    "appearance_style": {"synth_landscape": -0.16914749443531035,
+                         "synth_square": -0.1355084037780762,
+                         "synth_tall": -0.11060267660352918},
     "temporal_flickering": {"synth_landscape": 0.9674281512989718,
                             "synth_square": 0.9479127397724226,
                             "synth_tall": 0.9642211951461492},
@@ -72,6 +78,39 @@ def test_background_consistency_matches_vbench(files, tmp_path):
     got = _scores(metric, files, tmp_path)
     for name, want in REFERENCE["background_consistency"].items():
         assert got[name] == pytest.approx(want, abs=TOL), name
+
+
+def test_aesthetic_quality_matches_vbench(files, tmp_path):
+    metric = load_metric("aesthetic_quality", model=files["vbench_clip_l14"],
+                         head=files["vbench_aesthetic"], device="cpu")
+    got = _scores(metric, files, tmp_path)
+    for name, want in REFERENCE["aesthetic_quality"].items():
+        assert got[name] == pytest.approx(want, abs=TOL), name
+
+
+def test_appearance_style_matches_vbench_with_style_from_auxiliary_info(files, tmp_path):
+    import pandas as pd
+
+    names = sorted(files["videos"])
+    items = pd.DataFrame({"video": [files["videos"][n] for n in names],
+                          "auxiliary_info": ['{"appearance_style": "Van Gogh style"}'] * 3})
+    metric = load_metric("appearance_style", model=files["vbench_clip_b32"], device="cpu")
+    df = videojury.score(items, metrics=[metric], store=tmp_path / "store")
+    assert df["error"].isna().all(), df["error"].tolist()
+    for name, got in zip(names, df["appearance_style"]):
+        assert got == pytest.approx(REFERENCE["appearance_style"][name], abs=TOL), name
+    # another style text gives other numbers; the style= option overrides the item's
+    other = load_metric("appearance_style", model=files["vbench_clip_b32"], device="cpu",
+                        style="oil painting")
+    df2 = videojury.score(items, metrics=[other], store=tmp_path / "store")
+    assert (abs(df2["appearance_style"] - df["appearance_style"]) > 1e-3).all()
+
+
+def test_appearance_style_without_style_text_is_an_error_row(files, tmp_path):
+    metric = load_metric("appearance_style", model=files["vbench_clip_b32"], device="cpu")
+    df = videojury.score([files["videos"]["synth_square"]], metrics=[metric],
+                         store=tmp_path / "store")
+    assert "needs the style text" in str(df["error"][0])
 
 
 def test_temporal_flickering_is_flicker_and_matches_vbench(files, tmp_path):

@@ -264,10 +264,15 @@ def clip_transform_image(frame: np.ndarray, n_px: int = 224) -> torch.Tensor:
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms import functional as TF
 
-    img = TF.resize(Image.fromarray(frame), n_px, interpolation=InterpolationMode.BICUBIC,
-                    antialias=False)
+    # VBench passes antialias=False, which torchvision ignores for PIL images
+    img = TF.resize(Image.fromarray(frame), n_px, interpolation=InterpolationMode.BICUBIC)
     img = TF.center_crop(img, n_px)
     return TF.normalize(TF.to_tensor(img), CLIP_MEAN, CLIP_STD)
+
+
+def clip_image_batch(frames: np.ndarray, n_px: int = 224) -> torch.Tensor:
+    """:func:`clip_transform_image` on each frame, stacked."""
+    return torch.stack([clip_transform_image(f, n_px) for f in frames])
 
 
 def vbench_consistency(features: torch.Tensor) -> float:

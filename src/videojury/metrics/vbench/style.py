@@ -1,0 +1,89 @@
+"""VBench's appearance_style: CLIP ViT-B/32 similarity of each frame to the style text.
+
+As ``vbench/appearance_style.py``: the style text comes from the prompt
+file's ``auxiliary_info`` (``{"appearance_style": "Van Gogh style"}``), not
+from the prompt; every frame goes through ``clip_transform_Image`` (PIL
+bicubic 224 short side, centre crop, ``ToTensor``, CLIP normalisation); the
+frame's score is CLIP's ``logits_per_text`` / 100, i.e.
+``exp(logit_scale) * cos / 100`` (OpenAI's checkpoints hold logit_scale =
+ln 100, so this is the cosine); the video's score is the mean over frames.
+The text is tokenised with OpenAI's BPE (open_clip ships the same tokenizer).
+Frames are encoded in batches (VBench: one at a time), and the logit is
+computed in float32 after the features (on CUDA VBench computes it in float16).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import MetricError
+from ...video import Frames
+from ..base import ScoreField, register_metric
+from .consistency import _ClipB32
+
+
+def style_text(item: Any, override: str = "") -> str:
+    """The style an item is to be judged against: the ``style`` option, else the item's
+    ``appearance_style`` column, else VBench's ``auxiliary_info`` (dict or JSON text)."""
+    if override:
+        return override
+    extra = getattr(item, "extra", None) or {}
+    value = extra.get("appearance_style")
+    if not value and extra.get("auxiliary_info"):
+        aux = extra["auxiliary_info"]
+        if isinstance(aux, str):
+            import json
+
+            try:
+                aux = json.loads(aux)
+            except ValueError:
+                aux = {}
+        if isinstance(aux, dict):
+            value = aux.get("appearance_style")
+    while isinstance(value, dict):  # VBench nests {"appearance_style": {"appearance_style": s}}
+        value = value.get("appearance_style")
+    if not value or not isinstance(value, str):
+        where = getattr(item, "where", getattr(item, "video", "this item"))
+        raise MetricError(f"{where}: appearance_style needs the style text: a column "
+                          "appearance_style (VBench's auxiliary_info) or style=TEXT")
+    return value
+
+
+@register_metric
+class AppearanceStyle(_ClipB32):
+    """VBench appearance style: CLIP frame-to-style-text logit / 100, mean over frames."""
+
+    name = "appearance_style"
+    version = "1"
+    fields = (ScoreField("appearance_style", None, None, True,
+                         "mean over frames of CLIP logit(frame, style text) / 100"),)
+    description = "VBench appearance style (CLIP ViT-B/32, frames vs the style text)."
+    reference = "VBench appearance_style (Huang et al., CVPR 2024), CLIP ViT-B/32"
+    default_options = {"model": "openai-clip-vit-b-32", "style": "", "device": "", "dtype": "",
+                       "batch_size": 32}
+
+    def text_for(self, item: Any) -> str:
+        # part of the store key; an item without a style becomes an error row when scored
+        try:
+            return style_text(item, self.options["style"])
+        except MetricError:
+            return ""
+
+    def score_one(self, frames: Frames, item: Any) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        from .nets import chunks, clip_image_batch, clip_tokenize
+
+        net, dev = self.model(), self.device()
+        dtype = self.torch_dtype(dev)
+        tokens = clip_tokenize([style_text(item, self.options["style"])],
+                               int(net.positional_embedding.shape[0])).to(dev)
+        arr = frames.array
+        with torch.no_grad():
+            txt = F.normalize(net.encode_text(tokens).float(), dim=-1)
+            img = torch.cat([net.encode_image(clip_image_batch(arr[s]).to(dev, dtype)).float()
+                             for s in chunks(len(arr), int(self.options["batch_size"]))])
+            img = F.normalize(img, dim=-1)
+            logits = net.logit_scale.exp().float() * (img @ txt.T)[:, 0] / 100
+        return {"appearance_style": float(logits.double().mean().item())}
