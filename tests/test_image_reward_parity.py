@@ -29,9 +29,11 @@ def laion(tmp_path_factory):
     sys.path.insert(0, str(PARITY / "laion_aesthetic"))
     try:
         import weights
+        files = weights.make(tmp_path_factory.mktemp("laion"))
     finally:
         sys.path.pop(0)
-    return weights.make(tmp_path_factory.mktemp("laion"))
+        sys.modules.pop("weights", None)
+    return files
 
 
 def test_laion_aesthetic_matches_the_reference(laion):
@@ -68,3 +70,53 @@ def test_laion_head_is_loaded_strictly(laion, tmp_path):
         read_head(evil)
     with pytest.raises(MetricError, match="does not exist"):
         read_head(tmp_path / "absent.pth")
+
+
+# reference.py OUT with the hpsv2 wheel's own img_score.score, per clip
+HPS_REFERENCE = [-0.23679128661751747, -0.3706997260451317, -0.47676806151866913]
+
+
+@pytest.fixture(scope="module")
+def hps(tmp_path_factory):
+    pytest.importorskip("open_clip")
+    sys.path.insert(0, str(PARITY / "hpsv2"))
+    try:
+        import weights as hps_weights
+        files = hps_weights.make(tmp_path_factory.mktemp("hps"))
+        files["prompts"] = list(hps_weights.PROMPTS)
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("weights", None)
+    return files
+
+
+def test_hpsv2_matches_the_reference(hps):
+    from videojury.metrics import load_metric
+
+    m = load_metric("hpsv2", weights=str(hps["weights"]), arch=str(hps["arch"]))
+    clips = list(np.load(hps["frames"]))
+    got = [r["hpsv2"] for r in m.batch(clips, fps=8.0, prompts=hps["prompts"])]
+    assert got == pytest.approx(HPS_REFERENCE, abs=1e-5)  # measured: 4.5e-8
+
+
+def test_hpsv2_checkpoint_errors(hps, tmp_path):
+    import torch
+
+    from videojury.errors import MetricError
+    from videojury.metrics import load_metric
+    from videojury.metrics.vlm.hpsv2 import read_state
+
+    with pytest.raises(MetricError, match="neither v2.0 nor v2.1 nor a file"):
+        load_metric("hpsv2", weights=str(tmp_path / "absent.pt"))
+    sd = read_state(hps["weights"])
+    sd.pop("visual.proj")
+    sd["extra.weight"] = torch.zeros(1)
+    bad = tmp_path / "bad.pt"
+    torch.save({"state_dict": sd}, bad)
+    m = load_metric("hpsv2", weights=str(bad), arch=str(hps["arch"]))
+    with pytest.raises(MetricError, match="missing: visual.proj; unexpected: extra.weight"):
+        m.load()
+    evil = tmp_path / "evil.pt"
+    torch.save({"state_dict": {"a": object()}}, evil)
+    with pytest.raises(MetricError, match="not a plain tensor checkpoint"):
+        read_state(evil)
