@@ -23,11 +23,13 @@ import pandas as pd
 import pytest
 
 import videojury
+from videojury.api import MetricLoadWarning
 from videojury.errors import MetricError
 from videojury.metrics.base import load_metric
 from videojury.models.remote import (
     Completion,
     Token,
+    _retry_after,
     digit_soft_score,
     first_token_probs,
     level_probabilities,
@@ -332,8 +334,7 @@ def test_persistent_bad_body_is_an_error_for_that_video_only(server, clips):
 def test_bad_key_stops_the_run_with_one_message(server, clips, tmp_path):
     server.actions = [("status", 401, f"Incorrect API key provided: {KEY}")] * 10
     store = tmp_path / "s.db"
-    with pytest.warns(videojury.MetricLoadWarning if hasattr(videojury, "MetricLoadWarning")
-                      else Warning):
+    with pytest.warns(MetricLoadWarning):
         df, stats = videojury.score([str(p) for p in clips], PROMPTS,
                                     [_spec("vqascore", server, ",concurrency=1")], store,
                                     return_stats=True)
@@ -349,9 +350,10 @@ def test_no_logprobs_stops_the_run(server, clips):
     body = _completion([("Yes", 0.0)], [[("Yes", 0.0)]])
     body["choices"][0]["logprobs"] = None
     server.actions = [("json", body)] * 5
-    _, stats = videojury.score([str(p) for p in clips], PROMPTS,
-                               [_spec("vqascore", server, ",concurrency=1")],
-                               return_stats=True)
+    with pytest.warns(MetricLoadWarning):
+        _, stats = videojury.score([str(p) for p in clips], PROMPTS,
+                                   [_spec("vqascore", server, ",concurrency=1")],
+                                   return_stats=True)
     (msg,) = stats.load_errors.values()
     assert "returned no logprobs" in msg
     assert len(server.requests) == 1
@@ -360,9 +362,10 @@ def test_no_logprobs_stops_the_run(server, clips):
 def test_rate_limit_that_does_not_end_stops_and_a_rerun_continues(server, clips, tmp_path):
     store = tmp_path / "s.db"
     server.actions = [("ok",)] + [("status", 429, "rate", [("Retry-After", "0")])] * 3
-    _, stats = videojury.score([str(p) for p in clips], PROMPTS,
-                               [_spec("vqascore", server, ",concurrency=1,max_retries=2")],
-                               store, return_stats=True)
+    with pytest.warns(MetricLoadWarning):
+        _, stats = videojury.score([str(p) for p in clips], PROMPTS,
+                                   [_spec("vqascore", server, ",concurrency=1,max_retries=2")],
+                                   store, return_stats=True)
     (msg,) = stats.load_errors.values()
     assert "HTTP 429" in msg and "after 3 tries" in msg
     assert stats.computed == 1
@@ -421,3 +424,27 @@ def test_local_store_keys_unchanged_and_key_not_pickled(monkeypatch):
     assert KEY not in pickle.dumps(m).decode("latin-1")
     assert "MY_KEY" not in m.options_key and "concurrency" not in m.options_key
     assert m.label == "judge_quality:base_url=http://127.0.0.1:1/v1,model=openai:m"
+
+
+def test_retry_after_forms():
+    assert _retry_after({"retry-after": "2"}) == 2.0
+    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 <= _retry_after({"retry-after": when}) <= 31
+    assert _retry_after({"retry-after": "soon"}) is None and _retry_after({}) is None
+
+
+@pytest.mark.parametrize("action, expect", [
+    (("status", 404, "The model `gpt-4o` does not exist"), "HTTP 404"),
+    (("status", 400, "logprobs are not supported for this model"), "does not give logprobs"),
+    (("status", 429, "quota", [("Retry-After", "3600")]), "asks to wait 3600 s"),
+])
+def test_other_run_stoppers(server, clips, action, expect):
+    server.actions = [action] * 5
+    with pytest.warns(MetricLoadWarning):
+        _, stats = videojury.score([str(p) for p in clips[:2]], PROMPTS[:2],
+                                   [_spec("vqascore", server, ",concurrency=1")],
+                                   return_stats=True)
+    (msg,) = stats.load_errors.values()
+    assert expect in msg and len(server.requests) == 1
+    assert "1 requests (0 retries)" in stats.summary()
