@@ -373,6 +373,14 @@ def test_rate_limit_that_does_not_end_stops_and_a_rerun_continues(server, clips,
     df = videojury.score([str(p) for p in clips], PROMPTS,
                          [_spec("vqascore", server, ",concurrency=1,max_retries=2")], store)
     assert df["error"].isna().all() and len(server.requests) == n + 2
+    # the same metric object, stopped in one run, asks again in the next
+    m = load_metric(_spec("vqascore", server, ",concurrency=1,max_retries=0"))
+    server.actions = [("status", 503)]
+    with pytest.warns(MetricLoadWarning):
+        df = videojury.score([str(clips[0])], [PROMPTS[1]], [m])
+    assert "not computed" in df["error"][0] and "HTTP 503" in df["error"][0]
+    df = videojury.score([str(clips[0])], [PROMPTS[1]], [m])
+    assert df["error"][0] is None and df["vqascore"][0] == pytest.approx(0.7)
 
 
 def test_timeout_is_retried(server, clips):

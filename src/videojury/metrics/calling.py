@@ -64,6 +64,7 @@ def _stop_if_fatal(metric: Metric, exc: BaseException, done: list | None = None)
     ``done``: the outcomes of the batch's first items, scored before the stop (the
     executor stores them; a batch that stops is first retried item by item)."""
     if getattr(exc, "stops_metric", False):
+        metric.__dict__.pop("_videojury_loaded", None)  # the next run loads it again
         err = MetricLoadError(metric.label, exc)
         err.done = list(done or [])
         raise err from exc

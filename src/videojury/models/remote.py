@@ -395,6 +395,12 @@ class ChatClient:
                     "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
                     "failed": c.failed, "reused": c.reused}
 
+    def resume(self) -> None:
+        """Forget an earlier stop (a new run); answers received stay in memory."""
+        with self._lock:
+            self._stopped = None
+            self._stop.clear()
+
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 

@@ -268,7 +268,7 @@ class LMMMetric(ModelMetric):
 
     def load(self) -> None:
         if self.remote:
-            self.client()
+            self.client().resume()  # a client stopped in an earlier run may ask again
             return
         self.lmm()
 
