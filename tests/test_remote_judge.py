@@ -177,6 +177,9 @@ def test_first_token_probs_strip_casefold_and_sum():
     p = first_token_probs(c)
     assert p["yes"] == pytest.approx(0.8, abs=1e-12)
     assert p["no"] == pytest.approx(0.15, abs=1e-12)
+    # two entries spelling the same text both count; a chosen token missing from the list too
+    c = Completion("yes", (Token("yes", LN(0.05), (("Yes", LN(0.3)), ("Yes", LN(0.2)))),))
+    assert first_token_probs(c)["yes"] == pytest.approx(0.55, abs=1e-12)
     probs, mass = level_probabilities(
         Completion("good", (Token("good", LN(0.4), (("good", LN(0.4)), (" Excellent", LN(0.3)),
                                                      ("The", LN(0.2)))),)),

@@ -196,16 +196,21 @@ def _prob(logprob: float) -> float:
 def first_token_probs(c: Completion) -> dict[str, float]:
     """The first answer token's alternatives as {stripped case-folded text: summed probability}.
 
-    The chosen token counts once, also when the server left it out of the list.
+    Every entry counts (two token ids that decode alike are two entries); the
+    chosen token is added when the server left it out of the list.
     """
     if not c.tokens:
         raise RemoteItemError("the model's answer is empty (no answer token to read)")
-    first = c.tokens[0]
-    entries = dict(first.top)  # exact text -> logprob (a repeated text counts once)
-    entries.setdefault(first.text, first.logprob)
+    return _alternatives(c.tokens[0], str.casefold)
+
+
+def _alternatives(tok: Token, fold: Any) -> dict[str, float]:
+    entries = list(tok.top)
+    if tok.text not in {t for t, _ in entries}:
+        entries.append((tok.text, tok.logprob))
     out: dict[str, float] = {}
-    for text, lp in entries.items():
-        key = text.strip().casefold()
+    for text, lp in entries:
+        key = fold(text.strip())
         out[key] = out.get(key, 0.0) + _prob(lp)
     return out
 
@@ -236,12 +241,7 @@ def digit_soft_score(c: Completion, pos: int, value: float) -> float:
         if start <= pos < end:
             if tok.text.strip() != str(int(value)):
                 return float(value)
-            probs: dict[str, float] = {}
-            entries = dict(tok.top)
-            entries.setdefault(tok.text, tok.logprob)
-            for text, lp in entries.items():
-                key = text.strip()
-                probs[key] = probs.get(key, 0.0) + _prob(lp)
+            probs = _alternatives(tok, str)
             p = np.array([probs.get(str(k), 0.0) for k in range(1, 6)])
             if p.sum() <= 0:
                 return float(value)
