@@ -111,6 +111,42 @@ def love_indices(frame_count: int, n: int = 8) -> np.ndarray:
     return (seg / 2 + np.round(seg * np.arange(n))).astype(np.int64)
 
 
+def _linspace_f32(stop: float, steps: int) -> np.ndarray:
+    """``torch.linspace(0, stop, steps)`` in float32, computed as torch does
+    (from the start for the first half, from the end for the rest)."""
+    if steps == 1:
+        return np.zeros(1, dtype=np.float32)
+    start, end = np.float32(0.0), np.float32(stop)
+    step = np.float32((end - start) / np.float32(steps - 1))
+    i = np.arange(steps)
+    half = steps // 2
+    out = np.where(i < half, start + step * i.astype(np.float32),
+                   end - step * (steps - 1 - i).astype(np.float32))
+    return out.astype(np.float32)
+
+
+def qwen_vl_indices(frame_count: int, fps: float, rate: float = 2.0, min_frames: int = 4,
+                    max_frames: int = 768) -> np.ndarray:
+    """The frames qwen-vl-utils (``fetch_video``) reads from a video at ``rate`` fps.
+
+    The count is ``N / fps * rate`` clamped to [``min_frames``, ``min(max_frames,
+    N)``] (bounds rounded to even), then to at most ``N``, then floored to an
+    even number; the indices are ``linspace(0, N - 1, count)`` in float32,
+    rounded half to even. Videos of fewer than 2 frames give no indices (the
+    library refuses them).
+    """
+    if frame_count < 2:
+        return np.zeros(0, dtype=np.int64)
+    src = fps if fps and fps > 0 else rate
+    lo = math.ceil(min_frames / 2) * 2
+    hi = math.floor(min(max_frames, frame_count) / 2) * 2
+    n = min(min(max(frame_count / src * rate, lo), hi), frame_count)
+    n = math.floor(n / 2) * 2
+    if n < 2:
+        return np.zeros(0, dtype=np.int64)
+    return np.rint(_linspace_f32(frame_count - 1, n)).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class FramePolicy:
     """Which frames a metric needs, and at what size.
@@ -137,11 +173,11 @@ class FramePolicy:
     stream: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in ("uniform", "love", "fps", "all"):
+        if self.mode not in ("uniform", "love", "fps", "all", "qwen_vl"):
             raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, love, fps or all")
         if self.mode in ("uniform", "love") and (self.n is None or self.n < 1):
             raise ValueError(f"{self.mode} sampling needs n >= 1")
-        if self.mode == "fps" and (self.rate is None or self.rate <= 0):
+        if self.mode in ("fps", "qwen_vl") and (self.rate is None or self.rate <= 0):
             raise ValueError("fps sampling needs rate > 0")
 
     @classmethod
@@ -164,6 +200,11 @@ class FramePolicy:
         """``rate`` frames per second of video time."""
         return cls(mode="fps", n=None, rate=rate, max_frames=max_frames, min_frames=min_frames,
                    resize=resize, stream=stream)
+
+    @classmethod
+    def qwen_vl(cls, rate: float = 2.0, *, min_frames: int = 2) -> FramePolicy:
+        """The frames qwen-vl-utils reads at ``rate`` fps (:func:`qwen_vl_indices`), full size."""
+        return cls(mode="qwen_vl", n=None, rate=rate, min_frames=min_frames)
 
     @classmethod
     def all(cls, *, max_frames: int | None = None, min_frames: int = 1,
@@ -190,6 +231,8 @@ class FramePolicy:
                 return np.arange(frame_count, dtype=np.int64)
             idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(np.int64)
             return np.unique(idx)
+        if self.mode == "qwen_vl":
+            return qwen_vl_indices(frame_count, fps, float(self.rate))  # type: ignore[arg-type]
         if self.mode == "fps":
             # Every k-th frame, k = max(1, round(source fps / rate)), as VBench
             # samples: evenly spaced frames at (about) the asked rate.
@@ -211,6 +254,8 @@ class FramePolicy:
             s = f"love({self.n})"
         elif self.mode == "fps":
             s = f"fps({self.rate:g})"
+        elif self.mode == "qwen_vl":
+            s = f"qwen_vl({self.rate:g})"
         else:
             s = "all"
         if self.max_frames is not None and self.mode != "uniform":

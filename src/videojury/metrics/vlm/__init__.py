@@ -6,6 +6,7 @@
 * :mod:`.level_judge`: ``judge_<aspect>`` and ``level_judge``, Q-Align-style
   expected levels;
 * :mod:`.rationale`: ``rationale_judge``, VideoScore2-style explained scores;
+* :mod:`.videoscore`: ``videoscore2``, ``videoscore2_prob``, VideoScore2 as released;
 * :mod:`.qa`: ``qa``, yes/no question answering;
 * :mod:`.prompts`: every prompt's wording, in one table.
 

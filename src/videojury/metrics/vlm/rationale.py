@@ -23,6 +23,10 @@ digit is the variant that repository defines beside it and leaves unused.
 When the score was not written as a lone digit token (e.g. "3.5"), the soft
 score equals the value written.
 
+``rationale_judge`` uses its own prompt and parser; VideoScore2's released
+inference (its prompt, frames and rules) is the ``videoscore2`` metric in
+:mod:`.videoscore`, the released weighted number ``videoscore2_prob``.
+
 The rationale text itself is not a number and so is not stored as a score;
 ``rationale_log=PATH`` appends one JSON line per video (video, prompt, text,
 scores or error) to PATH, and :meth:`RationaleJudge.explain` returns it in
