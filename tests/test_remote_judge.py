@@ -209,7 +209,7 @@ def test_cli_vqascore_against_a_local_server(server, clips, tmp_path, capsys):
                                                                                index=False)
     store = tmp_path / "store.db"
     server.actions = [("status", 429, "slow down", [("Retry-After", "0.2")])]
-    spec = f"vqascore:model=openai:gpt-4o,base_url={server.url},frames=4,concurrency=2"
+    spec = f"vqascore:model=openai:gpt-4o,base_url={server.url}"  # the command
     t0 = time.perf_counter()
     rc = main(["score", str(manifest), "-m", spec, "--store", str(store), "-o",
                str(tmp_path / "out.csv"), "--quiet"])
@@ -230,7 +230,7 @@ def test_cli_vqascore_against_a_local_server(server, clips, tmp_path, capsys):
         assert b["temperature"] == 0 and b["max_tokens"] == 1
         parts = b["messages"][0]["content"]
         images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
-        assert len(images) == 4
+        assert len(images) == 8  # 8 uniform frames by default
         head, data = images[0].split(",", 1)
         assert head == "data:image/jpeg;base64"
         img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
@@ -254,8 +254,8 @@ def test_cli_vqascore_against_a_local_server(server, clips, tmp_path, capsys):
     assert rc == 0 and len(server.requests) == n
     assert "3 cached" in text
     # runtime options (concurrency, key variable, retries) do not change the key
-    rc = main(["score", str(manifest), "-m", spec.replace("concurrency=2", "concurrency=1")
-               + ",max_retries=1,timeout=5", "--store", str(store), "--quiet"])
+    rc = main(["score", str(manifest), "-m", spec + ",concurrency=1,max_retries=1,timeout=5,"
+               "api_key_env=OTHER_KEY", "--store", str(store), "--quiet"])
     assert rc == 0 and len(server.requests) == n
 
 
