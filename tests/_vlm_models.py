@@ -34,6 +34,9 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from ._vbench_ckpts import write_all  # VBench's official weight files, tiny and seeded
 
     out.update(write_all(root / "vbench"))
+    from ._image_scorer_ckpts import write_all as write_image_scorers  # laion head, tiny HPSv2
+
+    out.update(write_image_scorers(root / "image_scorers"))
     return out
 
 
