@@ -415,6 +415,8 @@ def test_options_checked_before_any_request(monkeypatch):
         load_metric("vqascore:model=openai:")
     with pytest.raises(MetricError, match="top_logprobs must be between 1 and 20"):
         load_metric("vqascore:model=openai:m,top_logprobs=50")
+    with pytest.raises(MetricError, match="does not run on hosted models"):
+        load_metric("clipscore:model=openai:gpt-4o")  # not a chat-model metric
     with pytest.raises(MetricError, match="for hosted models"):
         load_metric("vqascore:model=qwen2.5-vl-7b,base_url=http://127.0.0.1:1/v1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

@@ -73,6 +73,11 @@ class ModelMetric(Metric):
         super().__init__(**options)
         if not self.options.get("model"):
             raise MetricError(f"metric {self.name} needs model=...")
+        if remote_name(self.options["model"]) is not None and \
+                not set(REMOTE_OPTIONS) <= set(self.options):
+            raise MetricError(f"metric {self.name} does not run on hosted models "
+                              f"(model={self.options['model']}); vqascore, the level judges, "
+                              "qa and rationale_judge do")
         self.batch_size = max(1, int(self.options["batch_size"]))
         if self.options["frames"] < 0 or self.options["fps"] < 0 or self.options["max_pixels"] < 0:
             raise MetricError(f"metric {self.name}: frames, fps and max_pixels must be >= 0")
