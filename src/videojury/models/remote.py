@@ -396,10 +396,12 @@ class ChatClient:
                     "failed": c.failed, "reused": c.reused}
 
     def resume(self) -> None:
-        """Forget an earlier stop (a new run); answers received stay in memory."""
+        """Forget an earlier stop (a new run); answers received stay in memory, failed
+        requests are asked again."""
         with self._lock:
             self._stopped = None
             self._stop.clear()
+            self._memo = {k: v for k, v in self._memo.items() if isinstance(v, Completion)}
 
     def _mask(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
