@@ -77,8 +77,8 @@ def run(args) -> int:
 
         args.metric = list(args.metric) + [m for m in suite_metrics(args.suite)
                                            if m not in args.metric]
-    # No metric at all is reported by the API after the inputs are read, so a bad
-    # input file is named first.
+    if not args.metric:
+        raise InputError("give at least one -m/--metric (or --suite seed-baselines)")
     if args.prompts is not None and len(args.inputs) != 1:
         raise InputError("--prompts goes with a single folder input")
     if not args.dry_run:
