@@ -173,4 +173,36 @@ def write_all(root: str | Path) -> dict[str, Path]:
             "vbench_clip_b32": write_clip(root / "ViT-B-32.pt", **CLIP_B32_TINY),
             "vbench_clip_l14": write_clip(root / "ViT-L-14.pt", seed=33, **CLIP_L14_TINY),
             "vbench_aesthetic": write_aesthetic(root / "aesthetic" /
-                                                "sa_0_4_vit_l_14_linear.pth")}
+                                                "sa_0_4_vit_l_14_linear.pth"),
+            "vbench_viclip": write_viclip(root / "ViClip-InternVid-10M-FLT.pth", **VICLIP_TINY)}
+
+
+def viclip_shapes(vision_width: int = 64, vision_layers: int = 2, patch: int = 14,
+                  image: int = 224, frames: int = 8, embed: int = 32, text_width: int = 64,
+                  text_layers: int = 2, context: int = 32, vocab: int = 49408):
+    grid = image // patch
+    v, t = "vision_encoder.", "text_encoder."
+    s = {v + "conv1.weight": (vision_width, 3, 1, patch, patch),
+         v + "class_embedding": (vision_width,),
+         v + "positional_embedding": (grid * grid + 1, vision_width),
+         v + "temporal_positional_embedding": (1, frames, vision_width),
+         v + "ln_pre.weight": (vision_width,), v + "ln_pre.bias": (vision_width,),
+         v + "ln_post.weight": (vision_width,), v + "ln_post.bias": (vision_width,),
+         v + "proj": (vision_width, embed),
+         t + "token_embedding.weight": (vocab, text_width),
+         t + "positional_embedding": (context, text_width),
+         t + "ln_final.weight": (text_width,), t + "ln_final.bias": (text_width,),
+         t + "text_projection": (text_width, embed), "temp": ()}
+    s.update(_resblocks(v + "transformer", vision_width, vision_layers))
+    s.update(_resblocks(t + "transformer", text_width, text_layers))
+    return s
+
+
+VICLIP_TINY = dict(vision_width=64, vision_layers=2, patch=14, image=224, frames=8, embed=32,
+                   text_width=64, text_layers=2, context=32)
+
+
+def write_viclip(path: str | Path, seed: int = 8, **cfg) -> Path:
+    """InternVid's ViCLIP file layout: ``{"model": state dict}`` (float32)."""
+    torch.save({"model": _fill(viclip_shapes(**cfg), seed)}, str(path))
+    return Path(path)

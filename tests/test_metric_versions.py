@@ -116,6 +116,10 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"laion_aesthetic": -0.369476318359375}),
     "hpsv2": ("hpsv2:weights={hps_weights},arch={hps_arch},frames=4", "1",
         {"hpsv2": -0.32732439041137695}),
+    "overall_consistency": ("overall_consistency:model={vbench_viclip}", "1",
+        {"overall_consistency": 0.3653953969478607}),
+    "temporal_style": ("temporal_style:model={vbench_viclip}", "1",
+        {"temporal_style": 0.3653953969478607}),
     "subject_consistency": ("subject_consistency:model={vbench_dino}", "1",
         {"subject_consistency": 0.9981535543566165}),
 }

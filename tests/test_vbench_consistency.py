@@ -40,11 +40,20 @@ REFERENCE = {
     "appearance_style": {"synth_landscape": -0.16914749443531035,
                          "synth_square": -0.1355084037780762,
                          "synth_tall": -0.11060267660352918},
+    "overall_consistency": {"synth_landscape": 0.029656609520316124,
+                            "synth_square": 0.16522066295146942,
+                            "synth_tall": 0.14193961024284363},
     "temporal_flickering": {"synth_landscape": 0.9674281512989718,
                             "synth_square": 0.9479127397724226,
                             "synth_tall": 0.9642211951461492},
 }
 TOL = 1e-4
+# the prompts reference.py gave VBench's ViCLIP functions (the last is cut at 32 tokens)
+PROMPTS = {"synth_landscape": "a red ball moving over a colourful gradient",
+           "synth_square": "a red blob on a striped square, Van Gogh style",
+           "synth_tall": "a tall narrow scene with a red light, in the style of Ukiyo, with a "
+                         "very long prompt that goes on past the thirty-two token context of "
+                         "the text encoder so it is truncated"}
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +120,31 @@ def test_appearance_style_without_style_text_is_an_error_row(files, tmp_path):
     df = videojury.score([files["videos"]["synth_square"]], metrics=[metric],
                          store=tmp_path / "store")
     assert "needs the style text" in str(df["error"][0])
+
+
+@pytest.mark.parametrize("dimension", ["overall_consistency", "temporal_style"])
+def test_viclip_dimensions_match_vbench(files, tmp_path, dimension):
+    import pandas as pd
+
+    names = sorted(files["videos"])
+    items = pd.DataFrame({"video": [files["videos"][n] for n in names],
+                          "prompt": [PROMPTS[n] for n in names]})
+    metric = load_metric(dimension, model=files["vbench_viclip"], device="cpu")
+    df = videojury.score(items, metrics=[metric], store=tmp_path / "store")
+    assert df["error"].isna().all(), df["error"].tolist()
+    for name, got in zip(names, df[dimension]):
+        # VBench's two functions are the same code on different prompts
+        assert got == pytest.approx(REFERENCE["overall_consistency"][name], abs=TOL), name
+
+
+def test_vbench_middle_frames_and_truncated_tokens():
+    from videojury.metrics.vbench.nets import vbench_middle_indices, viclip_tokenize
+
+    assert vbench_middle_indices(16) == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert vbench_middle_indices(30) == [1, 4, 8, 12, 16, 19, 23, 27]
+    assert vbench_middle_indices(5) == [0, 1, 2, 3, 4, 4, 4, 4]  # padded with the last
+    tok = viclip_tokenize([PROMPTS["synth_tall"], "a cat"], 32)
+    assert tok.shape == (2, 32) and int(tok[0, -1]) == 49407 and int(tok[1, 3]) == 49407
 
 
 def test_temporal_flickering_is_flicker_and_matches_vbench(files, tmp_path):

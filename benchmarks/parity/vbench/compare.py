@@ -28,7 +28,10 @@ SPECS = {
     "aesthetic_quality": dict(model=str(w / "ViT-L-14.pt"),
                               head=str(w / "aesthetic" / "sa_0_4_vit_l_14_linear.pth")),
     "temporal_flickering": {},
+    "overall_consistency": dict(model=str(w / "ViClip-InternVid-10M-FLT.pth")),
+    "temporal_style": dict(model=str(w / "ViClip-InternVid-10M-FLT.pth")),
 }
+PROMPTS = ref.pop("_prompts", {})
 STYLE = "Van Gogh style"
 rows = []
 for dim, values in sorted(ref.items()):
@@ -37,7 +40,7 @@ for dim, values in sorted(ref.items()):
     for name, want in sorted(values.items()):
         path = out / "videos" / name
         frames = sample(path, metric.frame_policy())
-        item = Item(str(path), extra={"appearance_style": STYLE})
+        item = Item(str(path), prompt=PROMPTS.get(name), extra={"appearance_style": STYLE})
         got = metric.score(frames, item)[dim]
         worst = max(worst, abs(got - want))
         print(f"{dim:24s} {name:24s} vbench {want:.9f} videojury {got:.9f} diff {got - want:+.2e}")

@@ -518,6 +518,11 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "sa_0_4_vit_l_14_linear.pth", "MIT", 0.003,
                "LAION aesthetic predictor v1 (linear head on CLIP ViT-L/14 embeddings); "
                "VBench aesthetic_quality", "aesthetic_model/emb_reader"),
+    WeightFile("viclip-l14", "ViClip-InternVid-10M-FLT.pth",
+               "https://huggingface.co/OpenGVLab/VBench_Used_Models/resolve/main/"
+               "ViClip-InternVid-10M-FLT.pth", "Apache-2.0", 1640.0,
+               "ViCLIP ViT-L/14 trained on InternVid-10M-FLT (Wang et al., ICLR 2024); VBench "
+               "overall_consistency, temporal_style (size approximate)", "ViCLIP"),
 ]}
 
 

@@ -296,3 +296,167 @@ def chunks(n: int, size: int) -> list[slice]:
 
 def to_device(x: Any, device: str, dtype: torch.dtype | None = None) -> Any:
     return x.to(device=device, dtype=dtype) if dtype is not None else x.to(device)
+
+
+# --- ViCLIP (InternVid's video CLIP, VBench's overall_consistency / temporal_style) --------
+
+class _ResBlock(torch.nn.Module):
+    """A CLIP residual attention block (QuickGELU MLP), OpenAI's key names."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        from collections import OrderedDict
+
+        self.attn = torch.nn.MultiheadAttention(width, heads)
+        self.ln_1 = torch.nn.LayerNorm(width)
+        self.mlp = torch.nn.Sequential(OrderedDict([
+            ("c_fc", torch.nn.Linear(width, 4 * width)), ("gelu", _QuickGELU()),
+            ("c_proj", torch.nn.Linear(4 * width, width))]))
+        self.ln_2 = torch.nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.ln_1(x)
+        m = None if mask is None else mask.to(dtype=x.dtype, device=x.device)
+        x = x + self.attn(h, h, h, need_weights=False, attn_mask=m)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class _QuickGELU(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+class _Blocks(torch.nn.Module):
+    def __init__(self, width: int, layers: int, heads: int):
+        super().__init__()
+        self.resblocks = torch.nn.ModuleList(_ResBlock(width, heads) for _ in range(layers))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        for blk in self.resblocks:
+            x = blk(x, mask)
+        return x
+
+
+class ViCLIPVision(torch.nn.Module):
+    """ViCLIP's video ViT: per-frame patches (a Conv3d of temporal size 1), the class
+    token and spatial position embedding per frame, a learned embedding per frame index,
+    then one transformer over all frames' patches; the class token's output, projected."""
+
+    def __init__(self, width: int, layers: int, patch: int, grid: int, frames: int,
+                 out_dim: int):
+        super().__init__()
+        self.conv1 = torch.nn.Conv3d(3, width, (1, patch, patch), (1, patch, patch), bias=False)
+        self.class_embedding = torch.nn.Parameter(torch.zeros(width))
+        self.positional_embedding = torch.nn.Parameter(torch.zeros(grid * grid + 1, width))
+        self.temporal_positional_embedding = torch.nn.Parameter(torch.zeros(1, frames, width))
+        self.ln_pre = torch.nn.LayerNorm(width)
+        self.transformer = _Blocks(width, layers, max(1, width // 64))
+        self.ln_post = torch.nn.LayerNorm(width)
+        self.proj = torch.nn.Parameter(torch.zeros(width, out_dim))
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) -> (B, out_dim)."""
+        x = self.conv1(video.permute(0, 2, 1, 3, 4))  # B, C, T, h, w
+        b, c, t, h, w = x.shape
+        x = x.permute(0, 2, 3, 4, 1).reshape(b * t, h * w, c)
+        cls = self.class_embedding.to(x.dtype).expand(b * t, 1, c)
+        x = torch.cat([cls, x], 1) + self.positional_embedding.to(x.dtype)
+        cls, x = x[:b, :1], x[:, 1:]
+        # patch-major, frame-minor token order, as ViCLIP's rearranges leave them
+        x = x.reshape(b, t, h * w, c).permute(0, 2, 1, 3)  # b, n, t, c
+        temporal = self.temporal_positional_embedding
+        x = x + (temporal.mean(1) if t == 1 else temporal).unsqueeze(0).to(x.dtype)
+        x = torch.cat([cls, x.reshape(b, h * w * t, c)], 1)
+        x = self.transformer(self.ln_pre(x).permute(1, 0, 2))
+        return self.ln_post(x)[0] @ self.proj
+
+
+class ViCLIPText(torch.nn.Module):
+    """ViCLIP's text tower: OpenAI CLIP's causal text transformer (context 32)."""
+
+    def __init__(self, width: int, layers: int, context: int, vocab: int, out_dim: int):
+        super().__init__()
+        self.transformer = _Blocks(width, layers, max(1, width // 64))
+        self.token_embedding = torch.nn.Embedding(vocab, width)
+        self.positional_embedding = torch.nn.Parameter(torch.zeros(context, width))
+        self.ln_final = torch.nn.LayerNorm(width)
+        self.text_projection = torch.nn.Parameter(torch.zeros(width, out_dim))
+        self.register_buffer("mask", torch.full((context, context), float("-inf")).triu_(1),
+                             persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.token_embedding(tokens) + self.positional_embedding
+        x = self.transformer(x.permute(1, 0, 2), self.mask).permute(1, 0, 2)
+        x = self.ln_final(x.float()).to(x.dtype)
+        return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ self.text_projection
+
+
+class ViCLIP(torch.nn.Module):
+    def __init__(self, vision: ViCLIPVision, text: ViCLIPText):
+        super().__init__()
+        self.vision_encoder = vision
+        self.text_encoder = text
+        self.temp = torch.nn.Parameter(torch.tensor(0.01))
+
+    @property
+    def context_length(self) -> int:
+        return int(self.text_encoder.positional_embedding.shape[0])
+
+
+def load_viclip(path: str | Path, device: str) -> ViCLIP:
+    """ViCLIP from InternVid's ``ViClip-InternVid-10M-FLT.pth`` (``{"model": state dict}``),
+    sized from its keys (ViT-L/14 video tower, 12-layer 768-wide text tower)."""
+    p = Path(path)
+    what = "a ViCLIP checkpoint (ViClip-InternVid-10M-FLT.pth)"
+    sd = {k: v.float() for k, v in read_state_dict(p, what).items()}
+    try:
+        conv = sd["vision_encoder.conv1.weight"]
+        vw, patch = conv.shape[0], conv.shape[-1]
+        grid = int(round(math.sqrt(sd["vision_encoder.positional_embedding"].shape[0] - 1)))
+        frames = sd["vision_encoder.temporal_positional_embedding"].shape[1]
+        out_dim = sd["vision_encoder.proj"].shape[1]
+        ctx, tw = sd["text_encoder.positional_embedding"].shape
+        vocab = sd["text_encoder.token_embedding.weight"].shape[0]
+    except KeyError as exc:
+        raise MetricError(f"{p}: is not {what} (no {exc.args[0]})") from None
+
+    def depth(prefix: str) -> int:
+        return len({k[len(prefix):].split(".")[0] for k in sd if k.startswith(prefix)})
+
+    model = ViCLIP(ViCLIPVision(vw, depth("vision_encoder.transformer.resblocks."), patch, grid,
+                                frames, out_dim),
+                   ViCLIPText(tw, depth("text_encoder.transformer.resblocks."), ctx, vocab,
+                              sd["text_encoder.text_projection"].shape[1]))
+    strict_load(model, sd, p, what)
+    return model.eval().to(device)
+
+
+def viclip_tokenize(texts: list[str], context_length: int) -> torch.Tensor:
+    """ViCLIP's tokens: OpenAI's BPE, cut to the context (the last kept token made the
+    end-of-text token), as ViCLIP's ``tokenize(truncate=True)``."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    tok = SimpleTokenizer(context_length=context_length)
+    out = torch.zeros(len(texts), context_length, dtype=torch.long)
+    for row, t in enumerate(texts):
+        ids = [tok.sot_token_id] + tok.encode(t) + [tok.eot_token_id]
+        if len(ids) > context_length:
+            ids = ids[:context_length]
+            ids[-1] = tok.eot_token_id
+        out[row, :len(ids)] = torch.tensor(ids)
+    return out
+
+
+def vbench_middle_indices(vlen: int, num_frames: int = 8) -> list[int]:
+    """``vbench.utils.get_frame_indices(sample="middle")``: the middle frame of each of
+    ``num_frames`` equal integer intervals, padded with the last index for short videos."""
+    n = min(num_frames, vlen)
+    edges = np.linspace(0, vlen, n + 1).astype(int)
+    idx = [(int(edges[i]) + int(edges[i + 1]) - 1) // 2 for i in range(n)]
+    return idx + [idx[-1]] * (num_frames - len(idx))
+
+
+def clip_transform_uint8(x: torch.Tensor, n_px: int = 224) -> torch.Tensor:
+    """``vbench.utils.clip_transform`` on a uint8 (T, 3, H, W) tensor, as ViCLIP's frames
+    come from decord: the bicubic resize rounds back to uint8 before /255."""
+    return clip_transform(x, n_px)

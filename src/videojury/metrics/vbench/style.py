@@ -1,4 +1,16 @@
-"""VBench's appearance_style: CLIP ViT-B/32 similarity of each frame to the style text.
+"""VBench's style and video-text dimensions: appearance_style (CLIP ViT-B/32),
+overall_consistency and temporal_style (ViCLIP-L/14).
+
+overall_consistency and temporal_style follow ``vbench/overall_consistency.py``
+and ``vbench/temporal_style.py`` (the same function on different prompts): 8
+frames, the middle one of each of 8 equal integer intervals
+(``get_frame_indices(sample="middle")``, the last repeated for shorter
+videos), CLIP's transform on the uint8 frames (the bicubic resize rounds to
+uint8, as on decord's tensors), ViCLIP's video feature and its text feature
+of the prompt (context 32, truncated), both L2-normalised; the score is their
+cosine. ViCLIP runs in float32 on every device, as in VBench.
+
+appearance_style: CLIP ViT-B/32 similarity of each frame to the style text.
 
 As ``vbench/appearance_style.py``: the style text comes from the prompt
 file's ``auxiliary_info`` (``{"appearance_style": "Van Gogh style"}``), not
@@ -16,9 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
+from ._base import VBenchMetric, shared_model
 from .consistency import _ClipB32
 
 
@@ -87,3 +102,65 @@ class AppearanceStyle(_ClipB32):
             img = F.normalize(img, dim=-1)
             logits = net.logit_scale.exp().float() * (img @ txt.T)[:, 0] / 100
         return {"appearance_style": float(logits.double().mean().item())}
+
+
+class _ViCLIPMetric(VBenchMetric):
+    """Shared: ViCLIP's video feature of 8 frames against its text feature of the prompt."""
+
+    needs_prompt = True
+    default_options = {"model": "viclip-l14", "device": "", "batch_size": 1}
+    weight_kind = "a ViCLIP checkpoint (ViClip-InternVid-10M-FLT.pth)"
+    option_choices = {}
+
+    def torch_dtype(self, device: str):
+        import torch
+
+        return torch.float32  # VBench runs ViCLIP in float32 on every device
+
+    def model(self):
+        from .nets import load_viclip
+
+        path, dev = self.weight_path(), self.device()
+        return shared_model(("viclip", str(path), dev), lambda: load_viclip(path, dev))
+
+    def score_one(self, frames: Frames, item: Any) -> dict[str, float]:
+        import torch
+        import torch.nn.functional as F
+
+        from .nets import clip_transform, vbench_middle_indices, viclip_tokenize
+
+        net, dev = self.model(), self.device()
+        arr = frames.array
+        pick = vbench_middle_indices(len(arr), int(net.vision_encoder.temporal_positional_embedding
+                                                   .shape[1]))
+        x = torch.from_numpy(np.ascontiguousarray(arr[pick])).permute(0, 3, 1, 2)  # uint8
+        with torch.no_grad():
+            video = clip_transform(x).unsqueeze(0).to(dev)
+            vid = F.normalize(net.vision_encoder(video).float(), dim=-1)
+            tokens = viclip_tokenize([item.prompt or ""], net.context_length).to(dev)
+            txt = F.normalize(net.text_encoder(tokens).float(), dim=-1)
+        return {self.fields[0].name: float((vid @ txt.T)[0, 0].item())}
+
+
+@register_metric
+class OverallConsistency(_ViCLIPMetric):
+    """VBench overall consistency: ViCLIP video-prompt cosine (8 middle frames)."""
+
+    name = "overall_consistency"
+    version = "1"
+    fields = (ScoreField("overall_consistency", -1.0, 1.0, True,
+                         "ViCLIP cosine of 8 frames' video feature and the prompt's"),)
+    description = "VBench overall consistency (ViCLIP-L/14 video-text similarity)."
+    reference = "VBench overall_consistency (Huang et al., CVPR 2024), ViCLIP (InternVid)"
+
+
+@register_metric
+class TemporalStyle(_ViCLIPMetric):
+    """VBench temporal style: the same ViCLIP video-prompt cosine on the style prompts."""
+
+    name = "temporal_style"
+    version = "1"
+    fields = (ScoreField("temporal_style", -1.0, 1.0, True,
+                         "ViCLIP cosine of 8 frames' video feature and the prompt's"),)
+    description = "VBench temporal style (ViCLIP-L/14 video-text similarity on style prompts)."
+    reference = "VBench temporal_style (Huang et al., CVPR 2024), ViCLIP (InternVid)"
