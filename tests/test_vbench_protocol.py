@@ -186,3 +186,16 @@ def test_bad_published_file_is_one_message(tmp_path, layout, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "'sharpness' is not a VBench dimension" in err and "Traceback" not in err
+
+
+def test_default_dimensions_skip_missing_weights(layout, tmp_path, monkeypatch):
+    suite, videos = layout
+    monkeypatch.setenv("VIDEOJURY_WEIGHTS", str(tmp_path / "none"))
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(tmp_path / "none"))
+    res = run_vbench(check_videos(load_suite(suite), videos))
+    assert "temporal_flickering" in res.dimensions_run
+    assert "dynamic_degree" not in res.dimensions_run
+    notes = " ".join(res.problems)
+    assert "dynamic_degree not computed" in notes and "raft-things.pth" in notes
+    # Dimensions whose VBench model videojury lacks are named, not silently dropped.
+    assert "motion_smoothness" in notes

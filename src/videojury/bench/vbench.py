@@ -102,22 +102,37 @@ NEEDS_AUX = frozenset({"appearance_style", "object_class", "multiple_objects", "
                        "spatial_relationship", "scene"})
 # Per-video values VBench writes as JSON booleans.
 BOOLEAN = frozenset({"dynamic_degree"})
+# Per-video values VBench writes on another scale than its mean: imaging_quality's are
+# MUSIQ's 0-100 scores, its mean is divided by 100 (vbench/imaging_quality.py).
+PER_VIDEO_SCALE: dict[str, float] = {"imaging_quality": 100.0}
 
 QUALITY, SEMANTIC, TOTAL = "vbench_quality", "vbench_semantic", "vbench_total"
 
 
 def available_dimensions() -> list[str]:
     """The VBench dimensions whose metric is registered in this install, in VBench's order."""
+    from ..errors import MetricError
+    from ..metrics.base import load_metric
+
     have = set(list_metrics())
-    return [d for d in DIMENSIONS if d in METRICS and METRICS[d][0].split(":")[0] in have]
+    out = []
+    for d in DIMENSIONS:
+        if d not in METRICS or METRICS[d][0].split(":")[0] not in have:
+            continue
+        try:  # the metric exists, but does it take VBench's options (method=raft, ...)?
+            load_metric(METRICS[d][0])
+        except (InputError, MetricError):
+            continue
+        out.append(d)
+    return out
 
 
 def _unavailable_reason(dim: str) -> str:
     if dim in NOT_AVAILABLE:
         return (f"VBench dimension {dim!r} is not available in videojury yet (VBench computes it "
                 f"with {NOT_AVAILABLE[dim]})")
-    return (f"VBench dimension {dim!r} needs metric {METRICS[dim][0].split(':')[0]!r}, which "
-            "this install does not have")
+    return (f"VBench dimension {dim!r} needs metric {METRICS[dim][0]!r}, which this install "
+            "does not have yet")
 
 
 def select_dimensions(check: BenchCheck, requested: Sequence[str] | None
@@ -319,6 +334,23 @@ def run_vbench(check: BenchCheck, dimensions: Sequence[str] | None = None,
     specs = {d: METRICS[d] for d in dims}
     metric_objs = resolve_metrics(list(dict.fromkeys(s for s, _ in specs.values())), batch_size)
     by_spec = dict(zip(dict.fromkeys(s for s, _ in specs.values()), metric_objs))
+    if not dimensions:
+        # The default set leaves out the dimensions whose weights are not on this machine
+        # (saying which, and how to fetch them); an asked-for one fails loudly instead.
+        from ..errors import MetricError
+
+        for spec, m in list(by_spec.items()):
+            try:
+                m.identity(lambda path: "")
+            except MetricError as exc:
+                gone = [d for d in dims if specs[d][0] == spec]
+                notes.append(f"VBench dimension(s) {', '.join(gone)} not computed: {exc}")
+                dims = [d for d in dims if d not in gone]
+                del by_spec[spec]
+        if not dims:
+            raise InputError("no VBench dimension can run: " + "; ".join(notes))
+        specs = {d: METRICS[d] for d in dims}
+        metric_objs = list(by_spec.values())
     for d, (spec, fname) in specs.items():
         if fname not in [f.name for f in by_spec[spec].fields]:
             raise InputError(f"metric {spec} has no field {fname!r} for VBench dimension {d}")
@@ -411,7 +443,8 @@ def run_vbench(check: BenchCheck, dimensions: Sequence[str] | None = None,
             for rel, v in zip(sub["rel"][ok], vals[ok]):
                 path = os.path.join(root, str(rel)) if check.videos.kind == "folder" else str(rel)
                 per_video.append({"video_path": path,
-                                  "video_results": bool(v >= 0.5) if d in BOOLEAN else float(v)})
+                                  "video_results": bool(v >= 0.5) if d in BOOLEAN
+                                  else float(v) * PER_VIDEO_SCALE.get(d, 1.0)})
             res[d] = [float(np.mean(vals[ok])), per_video]
         if res:
             eval_results[model] = res
