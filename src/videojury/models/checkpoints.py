@@ -490,10 +490,15 @@ class WeightFile:
     size_mb: float
     reference: str = ""
     vbench_dir: str = ""
+    archive_member: str = ""  # the file's path inside a .zip at ``url`` (RAFT's models.zip)
 
     def fetch_command(self, folder: str | None = None) -> str:
         """The shell command that puts the file where :func:`resolve_weight_file` looks."""
         target = folder or weights_dir()
+        if self.archive_member:
+            return (f"mkdir -p {target} && curl -L -o {target}/_download.zip {self.url} && "
+                    f"unzip -j -o {target}/_download.zip {self.archive_member} -d {target} && "
+                    f"rm {target}/_download.zip")
         return f"mkdir -p {target} && curl -L -o {target}/{self.file} {self.url}"
 
 
@@ -523,6 +528,10 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "ViClip-InternVid-10M-FLT.pth", "Apache-2.0", 1640.0,
                "ViCLIP ViT-L/14 trained on InternVid-10M-FLT (Wang et al., ICLR 2024); VBench "
                "overall_consistency, temporal_style (size approximate)", "ViCLIP"),
+    WeightFile("raft-things", "raft-things.pth",
+               "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip", "BSD-3-Clause",
+               20.1, "RAFT-large trained on FlyingThings (Teed & Deng, ECCV 2020); VBench "
+               "dynamic_degree", "raft_model/models", archive_member="models/raft-things.pth"),
 ]}
 
 
