@@ -138,7 +138,7 @@ def test_viclip_dimensions_match_vbench(files, tmp_path, dimension):
 
 
 def test_vbench_middle_frames_and_truncated_tokens():
-    from videojury.metrics.vbench.nets import vbench_middle_indices, viclip_tokenize
+    from videojury.metrics.vbench._nets import vbench_middle_indices, viclip_tokenize
 
     assert vbench_middle_indices(16) == [0, 2, 4, 6, 8, 10, 12, 14]
     assert vbench_middle_indices(30) == [1, 4, 8, 12, 16, 19, 23, 27]
@@ -159,7 +159,7 @@ def test_clip_file_is_read_as_openai_publishes_it(files, tmp_path):
     """OpenAI's CLIP files are TorchScript archives; a plain state dict loads the same."""
     import torch
 
-    from videojury.metrics.vbench.nets import load_openai_clip, read_state_dict
+    from videojury.metrics.vbench._nets import load_openai_clip, read_state_dict
 
     sd = read_state_dict(files["vbench_clip_b32"], "CLIP")
     assert sd["visual.conv1.weight"].dtype == torch.float16 and len(sd) == 62
@@ -180,7 +180,7 @@ def test_dino_position_embedding_is_resampled_as_dino_does(files):
     """Non-square inputs take DINO's resampling; timm's own rule would differ."""
     import torch
 
-    from videojury.metrics.vbench.nets import load_dino
+    from videojury.metrics.vbench._nets import load_dino
 
     net = load_dino(files["vbench_dino"], "cpu")
     x = torch.randn(1, 3, 224, 400, generator=torch.Generator().manual_seed(0))

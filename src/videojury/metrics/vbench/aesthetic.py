@@ -45,7 +45,7 @@ class AestheticQuality(_ClipB32):
         return super().weight_path(option)
 
     def head(self):
-        from .nets import load_aesthetic_head
+        from ._nets import load_aesthetic_head
 
         path, dev = self.weight_path("head"), self.device()
         return shared_model(("aesthetic_head", str(path), dev),
@@ -59,7 +59,7 @@ class AestheticQuality(_ClipB32):
         import torch
         import torch.nn.functional as F
 
-        from .nets import clip_transform
+        from ._nets import clip_transform
 
         net, head = self.model(), self.head()
         feats = _features(self, frames, net.encode_image, clip_transform,

@@ -26,7 +26,7 @@ from ._base import VBenchMetric, shared_model
 def _features(metric: VBenchMetric, frames: Frames, encode, transform, dtype) -> Any:
     import torch
 
-    from .nets import as_float_tchw, chunks
+    from ._nets import as_float_tchw, chunks
 
     arr = frames.array
     dev = metric.device()
@@ -53,14 +53,14 @@ class SubjectConsistency(VBenchMetric):
     min_frames = 2
 
     def model(self):
-        from .nets import load_dino
+        from ._nets import load_dino
 
         path, dev = self.weight_path(), self.device()
         net = shared_model(("dino", str(path), dev), lambda: load_dino(path, dev))
         return net.to(self.torch_dtype(dev))
 
     def score_one(self, frames: Frames, item: Any) -> dict[str, float]:
-        from .nets import dino_transform, vbench_consistency
+        from ._nets import dino_transform, vbench_consistency
 
         net = self.model()
         feats = _features(self, frames, net, dino_transform, self.torch_dtype(self.device()))
@@ -76,7 +76,7 @@ class _ClipB32(VBenchMetric):
         return "float16" if device.startswith("cuda") else "float32"
 
     def model(self):
-        from .nets import load_openai_clip
+        from ._nets import load_openai_clip
 
         path, dev = self.weight_path(), self.device()
         dt = self.torch_dtype(dev)
@@ -99,7 +99,7 @@ class BackgroundConsistency(_ClipB32):
     min_frames = 2
 
     def score_one(self, frames: Frames, item: Any) -> dict[str, float]:
-        from .nets import clip_transform, vbench_consistency
+        from ._nets import clip_transform, vbench_consistency
 
         net = self.model()
         feats = _features(self, frames, net.encode_image, clip_transform,

@@ -88,7 +88,7 @@ class AppearanceStyle(_ClipB32):
         import torch
         import torch.nn.functional as F
 
-        from .nets import chunks, clip_image_batch, clip_tokenize
+        from ._nets import chunks, clip_image_batch, clip_tokenize
 
         net, dev = self.model(), self.device()
         dtype = self.torch_dtype(dev)
@@ -118,7 +118,7 @@ class _ViCLIPMetric(VBenchMetric):
         return torch.float32  # VBench runs ViCLIP in float32 on every device
 
     def model(self):
-        from .nets import load_viclip
+        from ._nets import load_viclip
 
         path, dev = self.weight_path(), self.device()
         return shared_model(("viclip", str(path), dev), lambda: load_viclip(path, dev))
@@ -127,7 +127,7 @@ class _ViCLIPMetric(VBenchMetric):
         import torch
         import torch.nn.functional as F
 
-        from .nets import clip_transform, vbench_middle_indices, viclip_tokenize
+        from ._nets import clip_transform, vbench_middle_indices, viclip_tokenize
 
         net, dev = self.model(), self.device()
         arr = frames.array
