@@ -23,6 +23,20 @@ def shared_model(key: tuple, build) -> Any:
         return _MODELS[key]
 
 
+def frame_batches(frames: Frames, size: int):
+    """The frames in order, ``size`` at a time, as (n, H, W, 3) uint8 arrays."""
+    import numpy as np
+
+    batch = []
+    for f in frames.iter():
+        batch.append(f)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
 def clear_models() -> None:
     with _LOCK:
         _MODELS.clear()
@@ -85,7 +99,8 @@ class VBenchMetric(Metric):
         return ident
 
     def frame_policy(self) -> FramePolicy:
-        return FramePolicy.all(min_frames=self.min_frames)
+        # every frame, streamed: batch_size frames are held at a time, whatever the length
+        return FramePolicy.all(min_frames=self.min_frames, stream=True)
 
     def load(self) -> None:
         self.model()

@@ -11,7 +11,8 @@ consistency takes CLIP's bicubic 224 short side and centre crop with CLIP's
 normalisation, as ``vbench.utils.clip_transform`` does. What differs from
 VBench: frames go through the network in batches of ``batch_size`` (VBench
 runs DINO one frame at a time and CLIP on the whole video at once), which
-changes the values only by float rounding (< 1e-6 measured).
+changes the values only by float rounding (< 1e-6 measured); frames are
+streamed, so memory does not grow with the video's length.
 """
 
 from __future__ import annotations
@@ -20,20 +21,19 @@ from typing import Any
 
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._base import VBenchMetric, shared_model
+from ._base import VBenchMetric, frame_batches, shared_model
 
 
 def _features(metric: VBenchMetric, frames: Frames, encode, transform, dtype) -> Any:
     import torch
 
-    from ._nets import as_float_tchw, chunks
+    from ._nets import as_float_tchw
 
-    arr = frames.array
     dev = metric.device()
     out = []
     with torch.no_grad():
-        for s in chunks(len(arr), int(metric.options["batch_size"])):
-            x = transform(as_float_tchw(arr[s])).to(device=dev, dtype=dtype)
+        for batch in frame_batches(frames, int(metric.options["batch_size"])):
+            x = transform(as_float_tchw(batch)).to(device=dev, dtype=dtype)
             out.append(encode(x).float().cpu())
     return torch.cat(out)
 

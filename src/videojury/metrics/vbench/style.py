@@ -33,7 +33,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ._base import VBenchMetric, shared_model
+from ._base import VBenchMetric, frame_batches, shared_model
 from .consistency import _ClipB32
 
 
@@ -88,17 +88,16 @@ class AppearanceStyle(_ClipB32):
         import torch
         import torch.nn.functional as F
 
-        from ._nets import chunks, clip_image_batch, clip_tokenize
+        from ._nets import clip_image_batch, clip_tokenize
 
         net, dev = self.model(), self.device()
         dtype = self.torch_dtype(dev)
         tokens = clip_tokenize([style_text(item, self.options["style"])],
                                int(net.positional_embedding.shape[0])).to(dev)
-        arr = frames.array
         with torch.no_grad():
             txt = F.normalize(net.encode_text(tokens).float(), dim=-1)
-            img = torch.cat([net.encode_image(clip_image_batch(arr[s]).to(dev, dtype)).float()
-                             for s in chunks(len(arr), int(self.options["batch_size"]))])
+            img = torch.cat([net.encode_image(clip_image_batch(b).to(dev, dtype)).float()
+                             for b in frame_batches(frames, int(self.options["batch_size"]))])
             img = F.normalize(img, dim=-1)
             logits = net.logit_scale.exp().float() * (img @ txt.T)[:, 0] / 100
         return {"appearance_style": float(logits.double().mean().item())}
@@ -116,6 +115,12 @@ class _ViCLIPMetric(VBenchMetric):
         import torch
 
         return torch.float32  # VBench runs ViCLIP in float32 on every device
+
+    def frame_policy(self):
+        from ...video import FramePolicy
+
+        # VBench's 8 middle frames depend on the frame count: every frame is decoded and held
+        return FramePolicy.all(min_frames=1)
 
     def model(self):
         from ._nets import load_viclip
