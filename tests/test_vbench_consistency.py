@@ -208,6 +208,21 @@ def test_missing_weights_name_file_source_and_command(monkeypatch, tmp_path):
     assert f"curl -L -o {tmp_path / 'w'}/dino_vitbase16_pretrain.pth" in text
 
 
+@pytest.mark.parametrize("dimension,file", [
+    ("background_consistency", "ViT-B-32.pt"), ("appearance_style", "ViT-B-32.pt"),
+    ("aesthetic_quality", "ViT-L-14.pt"), ("overall_consistency", "ViClip-InternVid-10M-FLT.pth"),
+    ("temporal_style", "ViClip-InternVid-10M-FLT.pth")])
+def test_every_missing_checkpoint_is_one_message(monkeypatch, tmp_path, dimension, file):
+    from videojury.models.checkpoints import WEIGHT_FILES
+
+    monkeypatch.setenv("VIDEOJURY_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.setenv("VBENCH_CACHE_DIR", str(tmp_path / "vb"))
+    url = next(w.url for w in WEIGHT_FILES.values() if w.file == file)
+    with pytest.raises(MetricError) as exc:
+        load_metric(dimension, device="cpu").load()
+    assert file in str(exc.value) and url in str(exc.value) and "curl -L -o" in str(exc.value)
+
+
 def test_weights_found_in_vbench_cache(monkeypatch, tmp_path, files):
     import shutil
 
