@@ -106,6 +106,7 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         "score pattern is not in the answer"),
     "videoscore2_prob": ("videoscore2_prob:model={lmm},max_new_tokens=8", "1",
         "score pattern is not in the answer"),
+    "videoscore": ("videoscore:model={lmm}", "1", "not VideoScore's"),
     "aesthetic_quality": ("aesthetic_quality:model={vbench_clip_l14},head={vbench_aesthetic}",
         "1", {"aesthetic_quality": 0.5985729694366455}),
     "appearance_style": ("appearance_style:model={vbench_clip_b32},style=Van Gogh style", "1",

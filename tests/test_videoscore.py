@@ -186,3 +186,114 @@ def test_end_to_end_greedy_sampled_and_errors(vs2_model, tmp_path):
     with pytest.raises(MetricError, match="score pattern is not in the answer"):
         m2.score_batch([fr], [Item(video=str(other), prompt=PROMPT)])
     assert not math.isnan(got["vs2_visual"])
+
+
+# --- VideoScore v1 / v1.1 ------------------------------------------------------
+
+def test_vs1_frames_and_prompt():
+    from videojury.metrics.vlm.videoscore import VS1_TEMPLATE, vs1_query
+    from videojury.video.sampling import float_stride_indices
+
+    assert float_stride_indices(20, 16).tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13,
+                                                     15, 16, 17, 18]
+    assert float_stride_indices(7, 16).tolist() == list(range(7))
+    for n in (49, 100, 241, 1000):
+        assert float_stride_indices(n, 48).tolist() == np.arange(0, n, n / 48).astype(int).tolist()
+    q = vs1_query("a cat", 3)
+    assert q.startswith(VS1_TEMPLATE.replace("{text_prompt}", "a cat"))
+    assert q.endswith('all the frames of video are as follows:\n<image> <image> <image> ')
+    assert load_metric("videoscore").n_frames() == 48
+    assert load_metric("videoscore", model="TIGER-Lab/VideoScore").n_frames() == 16
+    with pytest.raises(MetricError, match="frames= is not taken"):
+        load_metric("videoscore", frames=8)
+
+
+@pytest.fixture(scope="module")
+def vs1_model(tmp_path_factory):
+    pytest.importorskip("torch")
+    from ._vs1_tiny import build_tiny_vs1
+
+    return build_tiny_vs1(tmp_path_factory.mktemp("vs1") / "model")
+
+
+def _vs1(model, video, **opts):
+    from videojury.data.items import Item
+    from videojury.video.decode import sample
+
+    m = load_metric("videoscore", model=str(model), **opts)
+    fr = sample(video, m.frame_policy())
+    return fr, m.score_batch([fr], [Item(video=str(video), prompt=PROMPT)])[0]
+
+
+def test_vs1_scores_head_and_pooling(vs1_model, tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+    from transformers import AutoProcessor, Idefics2Model
+
+    from ._vs1_tiny import tiny_vs1_config_and_processor
+    from ._vs2_tiny import tiny_video
+    from videojury.metrics.vlm.videoscore import vs1_query
+
+    video = tiny_video(tmp_path / "v.mp4", frames=20)
+    fr48, s48 = _vs1(vs1_model, video)
+    fr16, s16 = _vs1(vs1_model, video, max_frames=16)
+    assert len(fr48) == 20 and len(fr16) == 16
+    assert list(s48) == ["vs1_visual_quality", "vs1_temporal_consistency", "vs1_dynamic_degree",
+                         "vs1_text_alignment", "vs1_factual_consistency"]
+    assert s48 != s16 and _vs1(vs1_model, video)[1] == s48  # frames matter; reruns agree
+
+    # independently: Idefics2Model + the linear head at the last token (no pad in the prompt)
+    cfg, _ = tiny_vs1_config_and_processor()
+    state = load_file(str(vs1_model / "model.safetensors"))
+    body = Idefics2Model(cfg)
+    body.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+    proc = AutoProcessor.from_pretrained(vs1_model)
+    from PIL import Image
+
+    inputs = proc(text=vs1_query(PROMPT, 20), images=[Image.fromarray(a) for a in fr48.array],
+                  return_tensors="pt")
+    with torch.no_grad():
+        h = body.eval()(**inputs, use_cache=False).last_hidden_state[0, -1]
+        want = (h @ state["score.weight"].T + state["score.bias"]).tolist()
+    assert np.allclose(list(s48.values()), want, atol=1e-6)
+
+    # Mantis' pooling: the position before the first pad token; with pad = <unk> (which
+    # this vocabulary writes for unknown prompt words, before any image) the frames
+    # cannot change the score
+    import json
+
+    conf = json.loads((vs1_model / "config.json").read_text())
+    padded = tmp_path / "padded"
+    import shutil
+
+    shutil.copytree(vs1_model, padded)
+    conf["pad_token_id"] = 0
+    (padded / "config.json").write_text(json.dumps(conf))
+    a = _vs1(padded, video)[1]
+    b = _vs1(padded, tiny_video(tmp_path / "w.mp4", frames=9, h=40, w=90))[1]
+    assert a == b and a != s48
+
+
+def test_vs1_strict_keys(vs1_model, tmp_path):
+    pytest.importorskip("torch")
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from ._vs2_tiny import tiny_video
+
+    video = tiny_video(tmp_path / "v.mp4", frames=8)
+    state = load_file(str(vs1_model / "model.safetensors"))
+    for name, change, msg in (
+            ("missing", lambda s: s.pop("score.bias"), "1 missing key"),
+            ("extra", lambda s: s.__setitem__("lm_head.weight", s["score.weight"].clone()),
+             "1 unexpected"),
+            ("three", lambda s: s.update({"score.weight": s["score.weight"][:3],
+                                          "score.bias": s["score.bias"][:3]}), "3 outputs")):
+        d = tmp_path / name
+        shutil.copytree(vs1_model, d)
+        s = dict(state)
+        change(s)
+        save_file(s, str(d / "model.safetensors"))
+        with pytest.raises(MetricError, match=msg):
+            _vs1(d, video)

@@ -147,6 +147,17 @@ def qwen_vl_indices(frame_count: int, fps: float, rate: float = 2.0, min_frames:
     return np.rint(_linspace_f32(frame_count - 1, n)).astype(np.int64)
 
 
+def float_stride_indices(frame_count: int, max_frames: int) -> np.ndarray:
+    """VideoScore's example rule: every frame when there are at most ``max_frames``,
+    else ``arange(0, N, N / max_frames)`` truncated to int (float64 steps, so a
+    rounding edge can give ``max_frames + 1`` indices, as the script does)."""
+    if frame_count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if frame_count <= max_frames:
+        return np.arange(frame_count, dtype=np.int64)
+    return np.arange(0, frame_count, frame_count / max_frames).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class FramePolicy:
     """Which frames a metric needs, and at what size.
@@ -173,7 +184,7 @@ class FramePolicy:
     stream: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in ("uniform", "love", "fps", "all", "qwen_vl"):
+        if self.mode not in ("uniform", "love", "fps", "all", "qwen_vl", "float_stride"):
             raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, love, fps or all")
         if self.mode in ("uniform", "love") and (self.n is None or self.n < 1):
             raise ValueError(f"{self.mode} sampling needs n >= 1")
@@ -207,6 +218,11 @@ class FramePolicy:
         return cls(mode="qwen_vl", n=None, rate=rate, min_frames=min_frames)
 
     @classmethod
+    def float_stride(cls, max_frames: int, *, min_frames: int = 1) -> FramePolicy:
+        """VideoScore's frames (:func:`float_stride_indices`), full size."""
+        return cls(mode="float_stride", n=None, max_frames=max_frames, min_frames=min_frames)
+
+    @classmethod
     def all(cls, *, max_frames: int | None = None, min_frames: int = 1,
             resize: Resize | None = None, stream: bool = False) -> FramePolicy:
         """Every frame (optionally the first ``max_frames`` spread uniformly)."""
@@ -231,6 +247,8 @@ class FramePolicy:
                 return np.arange(frame_count, dtype=np.int64)
             idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(np.int64)
             return np.unique(idx)
+        if self.mode == "float_stride":
+            return float_stride_indices(frame_count, int(self.max_frames))  # type: ignore[arg-type]
         if self.mode == "qwen_vl":
             return qwen_vl_indices(frame_count, fps, float(self.rate))  # type: ignore[arg-type]
         if self.mode == "fps":
@@ -256,6 +274,8 @@ class FramePolicy:
             s = f"fps({self.rate:g})"
         elif self.mode == "qwen_vl":
             s = f"qwen_vl({self.rate:g})"
+        elif self.mode == "float_stride":
+            s = "float_stride"
         else:
             s = "all"
         if self.max_frames is not None and self.mode != "uniform":

@@ -6,7 +6,8 @@
 * :mod:`.level_judge`: ``judge_<aspect>`` and ``level_judge``, Q-Align-style
   expected levels;
 * :mod:`.rationale`: ``rationale_judge``, VideoScore2-style explained scores;
-* :mod:`.videoscore`: ``videoscore2``, ``videoscore2_prob``, VideoScore2 as released;
+* :mod:`.videoscore`: ``videoscore2``, ``videoscore2_prob`` (VideoScore2 as released) and
+  ``videoscore`` (VideoScore v1/v1.1, Idefics2 + regression head);
 * :mod:`.qa`: ``qa``, yes/no question answering;
 * :mod:`.prompts`: every prompt's wording, in one table.
 

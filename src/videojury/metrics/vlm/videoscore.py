@@ -35,6 +35,10 @@ of the single-token digits 1-5 from ``generate``'s processed scores;
 ``argmax digit x max p / sum p``, rounded to 4 decimals (so at most the
 argmax digit; about 2.5 for a near-even split between 4 and 5). It is not the
 expected digit that ``rationale_judge``'s ``*_soft`` fields report.
+
+``videoscore`` is VideoScore v1 / v1.1 (Idefics2 + a five-way regression
+head, Mantis' ``Idefics2ForSequenceClassification`` layout) on transformers'
+native ``Idefics2Model`` with the head in this module (:class:`VideoScoreHead`).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import FramePolicy, Frames
 from ..base import ScoreField, register_metric
-from ._common import COMMON_OPTIONS, LMMMetric, append_log
+from ._common import COMMON_OPTIONS, LMMMetric, ModelMetric, append_log
 
 # The query template of VideoScore2's released vs2_inference.py, verbatim in
 # its whitespace (it is indented inside a function there, and the model card's
@@ -311,3 +315,194 @@ class VideoScore2Prob(_VS2Base):
             return None
         mean = np.mean(np.asarray(got, dtype=np.float64), axis=0)
         return {f"vs2_{a}_prob": float(v) for (a, _), v in zip(VS2_AXES, mean)}
+
+
+# --- VideoScore v1 / v1.1: Idefics2 + a five-way regression head --------------
+
+# The query of VideoScore's examples/run_videoscore.py (its regression prompt), verbatim.
+VS1_TEMPLATE = (
+    "\nSuppose you are an expert in judging and evaluating the quality of AI-generated videos,\n"
+    "please watch the following frames of a given video and see the text prompt for generating "
+    "the video,\n"
+    "then give scores from 5 different dimensions:\n"
+    "(1) visual quality: the quality of the video in terms of clearness, resolution, brightness, "
+    "and color\n"
+    "(2) temporal consistency, both the consistency of objects or humans and the smoothness of "
+    "motion or movements\n"
+    "(3) dynamic degree, the degree of dynamic changes\n"
+    "(4) text-to-video alignment, the alignment between the text prompt and the video content\n"
+    "(5) factual consistency, the consistency of the video content with the common-sense and "
+    "factual knowledge\n"
+    "\n"
+    "for each dimension, output a float number from 1.0 to 4.0,\n"
+    "the higher the number is, the better the video performs in that sub-score, \n"
+    "the lowest 1.0 means Bad, the highest 4.0 means Perfect/Real (the video is like a real "
+    "video)\n"
+    "Here is an output example:\n"
+    "visual quality: 3.2\n"
+    "temporal consistency: 2.7\n"
+    "dynamic degree: 4.0\n"
+    "text-to-video alignment: 2.3\n"
+    "factual consistency: 1.8\n"
+    "\n"
+    "For this video, the text prompt is \"{text_prompt}\",\n"
+    "all the frames of video are as follows:\n")
+
+VS1_ASPECTS = ("visual_quality", "temporal_consistency", "dynamic_degree", "text_alignment",
+               "factual_consistency")
+
+
+def vs1_query(prompt: str, n_frames: int) -> str:
+    """VideoScore's prompt for ``n_frames`` frames: the query, then one "<image> " per frame."""
+    text = VS1_TEMPLATE.replace("{text_prompt}", prompt)
+    missing = n_frames - text.count("<image>")
+    return text + "<image> " * max(0, missing)
+
+
+class VideoScoreHead:
+    """Idefics2 (native transformers) + VideoScore's linear ``score`` head.
+
+    The checkpoint layout is Mantis' ``Idefics2ForSequenceClassification``:
+    ``model.*`` (an ``Idefics2Model``: vision tower, connector, Mistral text
+    model) and ``score.weight``/``score.bias`` (hidden -> 5). Every key must
+    be there and none other (strict). The head reads the last hidden state at
+    the position before the first pad token (``(argmax(ids == pad) - 1) mod
+    L``, the last token when there is none), with the pad id from the top
+    level of ``config.json`` as Mantis reads it (``None``: the last token).
+    """
+
+    def __init__(self, folder: str, device: str, dtype) -> None:
+        import json
+        from pathlib import Path
+
+        import torch
+        from safetensors.torch import load_file
+        from transformers import AutoProcessor, Idefics2Config, Idefics2Model
+
+        p = Path(folder)
+        raw = json.loads((p / "config.json").read_text(encoding="utf-8"))
+        if raw.get("model_type") != "idefics2":
+            raise MetricError(f"{folder}: a {raw.get('model_type') or 'unknown'} checkpoint, not "
+                              "VideoScore's (Idefics2 + score head; e.g. "
+                              "TIGER-Lab/VideoScore-v1.1)")
+        cfg = Idefics2Config.from_dict(raw)
+        self.pad_id = raw.get("pad_token_id")
+        files = sorted(p.glob("*.safetensors"))
+        if not files:
+            raise MetricError(f"{folder}: no .safetensors weights; videoscore loads safetensors "
+                              "only (convert with save_pretrained(safe_serialization=True))")
+        state: dict[str, Any] = {}
+        for f in files:
+            state.update(load_file(str(f)))
+        with torch.device("meta"):
+            probe = Idefics2Model(cfg)
+        want = {"model." + k for k in probe.state_dict()} | {"score.weight", "score.bias"}
+        missing, extra = sorted(want - set(state)), sorted(set(state) - want)
+        if missing or extra:
+            raise MetricError(f"{folder}: not a VideoScore checkpoint (Idefics2 + score head): "
+                              f"{len(missing)} missing key(s) {missing[:3]}, {len(extra)} "
+                              f"unexpected {extra[:3]}")
+        n_out, hidden = state["score.weight"].shape
+        if n_out != len(VS1_ASPECTS):
+            raise MetricError(f"{folder}: the score head has {n_out} outputs, VideoScore has 5")
+        model = Idefics2Model(cfg)
+        model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")},
+                              strict=True)
+        head = torch.nn.Linear(hidden, n_out)
+        head.load_state_dict({"weight": state["score.weight"], "bias": state["score.bias"]},
+                             strict=True)
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.head = head.to(device=device, dtype=dtype).eval()
+        self.processor = AutoProcessor.from_pretrained(folder)
+        self.device, self.dtype = device, dtype
+
+    def __call__(self, frames: Frames, prompt: str) -> list[float]:
+        import torch
+        from PIL import Image
+
+        images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames.array]
+        inputs = self.processor(text=vs1_query(prompt, len(images)), images=images,
+                                return_tensors="pt")
+        inputs = {k: (v.to(self.device, self.dtype) if v.is_floating_point() else
+                      v.to(self.device)) for k, v in inputs.items()}
+        with torch.inference_mode():
+            hidden = self.model(**inputs, use_cache=False).last_hidden_state
+            logits = self.head(hidden)
+            ids = inputs["input_ids"]
+            if self.pad_id is None:
+                pos = torch.full((ids.shape[0],), ids.shape[1] - 1, device=ids.device)
+            else:
+                pos = (torch.eq(ids, int(self.pad_id)).int().argmax(-1) - 1) % ids.shape[-1]
+            out = logits[torch.arange(ids.shape[0], device=ids.device), pos]
+        return [float(v) for v in out[0].float().cpu()]
+
+
+@register_metric
+class VideoScore(ModelMetric):
+    """VideoScore v1 / v1.1: five regression scores from Idefics2 + a linear head."""
+
+    name = "videoscore"
+    version = "1"
+    needs_prompt = True
+    fields = tuple(ScoreField(f"vs1_{a}", None, None, True,
+                              f"VideoScore {a.replace('_', ' ')} (regression, trained on 1-4)")
+                   for a in VS1_ASPECTS)
+    description = ("VideoScore v1/v1.1 (Idefics2 + regression head): visual quality, temporal "
+                   "consistency, dynamic degree, text alignment, factual consistency.")
+    reference = "VideoScore (He et al., EMNLP 2024), examples/run_videoscore.py"
+    default_options = {**COMMON_OPTIONS, "model": "TIGER-Lab/VideoScore-v1.1", "max_frames": 0,
+                       "batch_size": 1}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for k in ("frames", "fps", "max_pixels", "sampling"):
+            if self.options[k]:
+                raise MetricError(f"videoscore: {k}= is not taken; frames are VideoScore's "
+                                  "(max_frames=: 16 for VideoScore, 48 for v1.1)")
+        if int(self.options["max_frames"]) < 0:
+            raise MetricError("videoscore: max_frames must be >= 0 (0: the checkpoint's)")
+        self._head = None
+
+    def n_frames(self) -> int:
+        """16 for TIGER-Lab/VideoScore (v1), else 48 (v1.1), unless max_frames= says."""
+        if int(self.options["max_frames"]):
+            return int(self.options["max_frames"])
+        return 16 if str(self.options["model"]).rstrip("/").endswith("/VideoScore") else 48
+
+    def frame_policy(self) -> FramePolicy:
+        return FramePolicy.float_stride(self.n_frames())
+
+    def head(self) -> VideoScoreHead:
+        if self._head is None:
+            from ...models.loading import select_device, select_dtype
+
+            from pathlib import Path
+
+            ck = self.checkpoint
+            folder = ck.source
+            if not Path(folder).is_dir():
+                from huggingface_hub import snapshot_download
+
+                folder = snapshot_download(ck.source, revision=ck.revision,
+                                           allow_patterns=["*.json", "*.safetensors",
+                                                           "*.model", "*.txt", "*.jinja"])
+            dev = select_device(self.options["device"] or None)
+            dt = select_dtype(self.options["dtype"] or None, dev, "bfloat16")
+            self._head = VideoScoreHead(folder, dev, dt)
+        return self._head
+
+    def load(self) -> None:
+        self.head()
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        out = []
+        for f, it in zip(frames, items):
+            vals = self.head()(f, it.prompt or "")
+            out.append({f"vs1_{a}": v for a, v in zip(VS1_ASPECTS, vals)})
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_head"] = None
+        return state
+
