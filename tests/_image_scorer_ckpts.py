@@ -22,7 +22,8 @@ def _weights(name: str):
 
 def write_all(root: str | Path) -> dict[str, Path]:
     """``laion_head`` (a predictor head on the tiny CLIP's 16-dim embedding) and
-    ``hps_weights`` / ``hps_arch`` (a tiny HPSv2 checkpoint and its open_clip config)."""
+    ``hps_weights`` / ``hps_arch`` (a tiny HPSv2 checkpoint and its open_clip config),
+    ``ir_weights`` / ``ir_med_config`` / ``ir_tokenizer`` (a tiny ImageReward checkpoint)."""
     import torch
 
     root = Path(root)
@@ -30,4 +31,6 @@ def write_all(root: str | Path) -> dict[str, Path]:
     head = root / "laion_head.pth"
     torch.save(_weights("laion_aesthetic").head_state(16), head)
     hps = _weights("hpsv2").make(root / "hps")
-    return {"laion_head": head, "hps_weights": hps["weights"], "hps_arch": hps["arch"]}
+    ir = _weights("imagereward").make(root / "imagereward")
+    return {"laion_head": head, "hps_weights": hps["weights"], "hps_arch": hps["arch"],
+            "ir_weights": ir["weights"], "ir_med_config": ir["med_config"], "ir_tokenizer": ir["tokenizer"]}

@@ -120,3 +120,43 @@ def test_hpsv2_checkpoint_errors(hps, tmp_path):
     torch.save({"state_dict": {"a": object()}}, evil)
     with pytest.raises(MetricError, match="not a plain tensor checkpoint"):
         read_state(evil)
+
+
+# reference.py /tmp/irpkg/ImageReward OUT (the image-reward wheel's ImageReward.score), per clip
+IR_REFERENCE = [0.6961546391248703, 1.1482248902320862, 0.6084267646074295]
+
+
+@pytest.fixture(scope="module")
+def ir(tmp_path_factory):
+    sys.path.insert(0, str(PARITY / "imagereward"))
+    try:
+        import weights as ir_weights
+        files = ir_weights.make(tmp_path_factory.mktemp("ir"))
+        files["prompts"] = list(ir_weights.PROMPTS)
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("weights", None)
+    return files
+
+
+def test_imagereward_matches_the_reference(ir):
+    from videojury.metrics import load_metric
+
+    m = load_metric("imagereward", weights=str(ir["weights"]), med_config=str(ir["med_config"]),
+                    tokenizer=str(ir["tokenizer"]))
+    got = [r["imagereward"] for r in m.batch(list(np.load(ir["frames"])), fps=8.0, prompts=ir["prompts"])]
+    assert got == pytest.approx(IR_REFERENCE, abs=1e-5)  # measured: 1.2e-7
+
+
+def test_imagereward_checkpoint_is_converted_strictly(ir):
+    import torch
+
+    from videojury.errors import MetricError
+    from videojury.metrics.vlm.imagereward import split_checkpoint
+
+    sd = torch.load(ir["weights"], weights_only=True)
+    split_checkpoint(sd)  # the official layout passes
+    with pytest.raises(MetricError, match="tensors ImageReward does not: blip.itm_head.weight"):
+        split_checkpoint({**sd, "blip.itm_head.weight": torch.zeros(2, 64)})
+    with pytest.raises(MetricError, match="lacks the BLIP image encoder"):
+        split_checkpoint({k: v for k, v in sd.items() if not k.startswith("mlp.")})

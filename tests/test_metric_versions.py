@@ -115,6 +115,9 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"background_consistency": 0.9988794313824695}),
     "laion_aesthetic": ("laion_aesthetic:model={clip},head={laion_head},frames=4", "1",
         {"laion_aesthetic": -0.369476318359375}),
+    "imagereward": ("imagereward:weights={ir_weights},med_config={ir_med_config},"
+                    "tokenizer={ir_tokenizer},frames=4", "1",
+        {"imagereward": 0.4399653971195221}),
     "hpsv2": ("hpsv2:weights={hps_weights},arch={hps_arch},frames=4", "1",
         {"hpsv2": -0.32732439041137695}),
     "overall_consistency": ("overall_consistency:model={vbench_viclip}", "1",

@@ -89,6 +89,30 @@ def build_head(state: dict[str, Any], in_features: int):
     return torch.nn.Sequential(*layers).eval()
 
 
+def clip_pixels(frames: Sequence[np.ndarray], n: int, mean, std):
+    """(N, 3, n, n) float tensor as OpenAI CLIP's ``_transform(n)`` makes it: PIL bicubic
+    resize of the short side to ``n``, centre crop (offsets rounded as torchvision
+    does), /255, normalised with ``mean``/``std``."""
+    import torch
+    from PIL import Image
+
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    out = []
+    for f in frames:
+        img = Image.fromarray(np.ascontiguousarray(f)).convert("RGB")
+        w, h = img.size
+        size = (n, int(n * h / w)) if w <= h else (int(n * w / h), n)
+        if size != (w, h):
+            img = img.resize(size, Image.BICUBIC)
+        w, h = img.size
+        top, left = int(round((h - n) / 2.0)), int(round((w - n) / 2.0))
+        img = img.crop((left, top, left + n, top + n))
+        x = np.asarray(img, dtype=np.float32) / 255.0
+        out.append(((x - mean) / std).transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(out))
+
+
 @register_metric
 class LaionAesthetic(_DualMetric):
     """LAION aesthetic score (1-10 scale) of each frame, averaged over frames."""
@@ -130,34 +154,13 @@ class LaionAesthetic(_DualMetric):
         self.head()
 
     def pixels(self, frames: Sequence[np.ndarray]):
-        """The reference's preprocessing (the ``clip`` package's ``_transform``): PIL
-        bicubic resize of the short side to the model's input size, centre crop
-        (offsets rounded as torchvision does), /255, CLIP mean/std. transformers 5's
-        CLIP processor resizes differently (up to 1 grey level), hence this path."""
-        import torch
-        from PIL import Image
-
+        """The reference's preprocessing (the ``clip`` package's ``_transform``), see
+        :func:`clip_pixels`; transformers 5's CLIP processor resizes differently (up to
+        one grey level), hence this path."""
         enc = self.encoder()
-        n = int(enc.model.config.vision_config.image_size)
         proc = getattr(enc.processor, "image_processor", enc.processor)
-        mean = np.asarray(proc.image_mean, dtype=np.float32)
-        std = np.asarray(proc.image_std, dtype=np.float32)
-        out = []
-        for f in frames:
-            img = Image.fromarray(np.ascontiguousarray(f)).convert("RGB")
-            w, h = img.size
-            if w <= h:
-                size = (n, int(n * h / w))
-            else:
-                size = (int(n * w / h), n)
-            if size != (w, h):
-                img = img.resize(size, Image.BICUBIC)
-            w, h = img.size
-            top, left = int(round((h - n) / 2.0)), int(round((w - n) / 2.0))
-            img = img.crop((left, top, left + n, top + n))
-            x = np.asarray(img, dtype=np.float32) / 255.0
-            out.append(((x - mean) / std).transpose(2, 0, 1))
-        return torch.from_numpy(np.stack(out))
+        return clip_pixels(frames, int(enc.model.config.vision_config.image_size),
+                           proc.image_mean, proc.image_std)
 
     def embeds(self, frames: Sequence[np.ndarray]):
         """(N, D) L2-normalised CLIP image embeddings (float32) of N frames."""
