@@ -290,14 +290,6 @@ def vbench_consistency(features: torch.Tensor) -> float:
     return float(((pre + fir) / 2).mean())
 
 
-def chunks(n: int, size: int) -> list[slice]:
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
-
-def to_device(x: Any, device: str, dtype: torch.dtype | None = None) -> Any:
-    return x.to(device=device, dtype=dtype) if dtype is not None else x.to(device)
-
-
 # --- ViCLIP (InternVid's video CLIP, VBench's overall_consistency / temporal_style) --------
 
 class _ResBlock(torch.nn.Module):
@@ -454,9 +446,3 @@ def vbench_middle_indices(vlen: int, num_frames: int = 8) -> list[int]:
     edges = np.linspace(0, vlen, n + 1).astype(int)
     idx = [(int(edges[i]) + int(edges[i + 1]) - 1) // 2 for i in range(n)]
     return idx + [idx[-1]] * (num_frames - len(idx))
-
-
-def clip_transform_uint8(x: torch.Tensor, n_px: int = 224) -> torch.Tensor:
-    """``vbench.utils.clip_transform`` on a uint8 (T, 3, H, W) tensor, as ViCLIP's frames
-    come from decord: the bicubic resize rounds back to uint8 before /255."""
-    return clip_transform(x, n_px)
