@@ -109,15 +109,23 @@ class VideoLMM:
         self._ids: dict[tuple[str, str], int] = {}
         self._digit_ids: dict[int, list[int]] | None = None
         vp = getattr(self.processor, "video_processor", None)
+        # Image-only chat models (Llama 3.2 Vision): the sampled frames go in as that
+        # many images, in order, before the question.
+        self.frames_as_images = vp is None
+        self.image_token: str | None = None
         if vp is None:
-            raise MetricError(f"the processor of {backbone.checkpoint.name} takes no videos "
-                              "(no video_processor); use a checkpoint whose processor does")
+            token = getattr(self.processor, "image_token", None)
+            if getattr(self.processor, "image_processor", None) is None or not token:
+                raise MetricError(f"the processor of {backbone.checkpoint.name} takes neither "
+                                  "videos (no video_processor) nor images; use a checkpoint "
+                                  "whose processor does")
+            self.image_token = str(token)
         # Processor keywords for videos (public: training encodes the same way).
         self.video_kwargs: dict[str, Any] = {"do_sample_frames": False}
         # Qwen's processors can bound each frame's pixels the way the
         # reference qwen-vl-utils does; ask for it when the checkpoint's
         # config leaves it unset, so long videos do not explode in tokens.
-        if hasattr(vp, "cap_pixels_per_frame") and vp.cap_pixels_per_frame is None:
+        if vp is not None and hasattr(vp, "cap_pixels_per_frame") and vp.cap_pixels_per_frame is None:
             self.video_kwargs["cap_pixels_per_frame"] = True
 
     # --- prompts ------------------------------------------------------------
@@ -127,7 +135,10 @@ class VideoLMM:
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
-        messages.append({"role": "user", "content": [{"type": "video"},
+        # With frames as images the one image placeholder stands for all frames; encode
+        # repeats it once per frame (the count is known only then).
+        visual = {"type": "image" if self.frames_as_images else "video"}
+        messages.append({"role": "user", "content": [visual,
                                                      {"type": "text", "text": question}]})
         try:
             text = self.processor.apply_chat_template(messages, tokenize=False,
@@ -180,6 +191,8 @@ class VideoLMM:
 
     def encode(self, frames: Sequence[Frames], texts: Sequence[str]):
         """Processor output for a batch (tensors on the model's device)."""
+        if self.frames_as_images:
+            return self._encode_images(frames, texts)
         videos = [np.ascontiguousarray(f.array) for f in frames]
         meta = [self.metadata(f) for f in frames]
         try:
@@ -189,6 +202,19 @@ class VideoLMM:
             # Processors without metadata support (remote-code ones) take plain frames.
             inputs = self.processor(text=list(texts), videos=videos, padding=True,
                                     return_tensors="pt")
+        return inputs.to(self.backbone.device)
+
+    def _encode_images(self, frames: Sequence[Frames], texts: Sequence[str]):
+        """Processor output for an image-only model: each item's frames as its images."""
+        token = self.image_token or ""
+        expanded = []
+        for f, t in zip(frames, texts):
+            if t.count(token) != 1:
+                raise MetricError(f"the prompt for {self.backbone.checkpoint.name} must hold its "
+                                  f"image placeholder {token!r} once (found {t.count(token)})")
+            expanded.append(t.replace(token, token * len(f), 1))
+        images = [[np.ascontiguousarray(a) for a in f.array] for f in frames]
+        inputs = self.processor(text=expanded, images=images, padding=True, return_tensors="pt")
         return inputs.to(self.backbone.device)
 
     def _cast(self, inputs):
@@ -246,6 +272,10 @@ class VideoLMM:
         from .pixels import model_dtype, video_pixels
 
         torch = _torch()
+        if self.frames_as_images:
+            raise MetricError(f"{self.backbone.checkpoint.name} reads frames as images; the "
+                              "reward (gradient) path needs a model whose processor takes "
+                              "videos")
         vp = self.processor.video_processor
         dtype = model_dtype(self.backbone.model)
         keys = [f.array.shape for f in frames]

@@ -191,6 +191,60 @@ def run_identity(ck: Checkpoint, device: str | None, dtype: str | None, hash_fil
     return pinned, {**precision, **ident}
 
 
+# Families of LOVE's evaluator table whose architecture transformers does not have
+# (config ``model_type`` -> name): they run only with their repositories' code.
+REMOTE_CODE_FAMILIES = {
+    "internvl_chat": "InternVL2.5 / InternVideo2.5 (OpenGVLab's chat code)",
+    "deepseek_vl_v2": "DeepSeek-VL2",
+    "mplugowl3": "mPLUG-Owl3",
+    "cogagent": "CogAgent",
+    "cogvlm": "CogVLM",
+}
+
+
+def _raw_config(ck: Checkpoint) -> dict | None:
+    """``config.json`` of ``ck`` as plain data, executing nothing (None when not readable)."""
+    if _looks_local(ck.source):
+        p = Path(os.path.expanduser(ck.source)) / "config.json"
+        try:
+            import json
+
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    transformers = _transformers()
+    try:
+        cfg, _ = transformers.PretrainedConfig.get_config_dict(ck.source, revision=ck.revision,
+                                                                **_hub_kwargs())
+        return cfg
+    except (OSError, ValueError):
+        return None
+
+
+def check_remote_code(ck: Checkpoint, trust_remote_code: bool) -> None:
+    """One clear message, before any loading, for a checkpoint whose architecture the
+    installed transformers lacks when ``trust_remote_code`` was not given."""
+    if trust_remote_code:
+        return
+    cfg = _raw_config(ck)
+    if not cfg:
+        return
+    model_type = str(cfg.get("model_type", ""))
+    from transformers import CONFIG_MAPPING
+
+    if not model_type or model_type in CONFIG_MAPPING:
+        return
+    import transformers
+
+    what = REMOTE_CODE_FAMILIES.get(model_type, f"model_type {model_type!r}")
+    code = " (its config names repository code in auto_map)" if cfg.get("auto_map") else ""
+    raise MetricError(f"checkpoint {ck.name} is {what}, an architecture transformers "
+                      f"{transformers.__version__} does not have{code}; it runs only with its "
+                      "repository's code. If you trust that code, pass the metric option "
+                      "trust_remote_code=true (e.g. -m \"vqascore:model=...,"
+                      "trust_remote_code=true\"); videojury has no test of such code")
+
+
 def _read_family(ck: Checkpoint, trust_remote_code: bool) -> Checkpoint:
     """Settle the family of a hub id that is not in the table, from its config."""
     if ck.name in CHECKPOINTS or _looks_local(ck.source):
@@ -231,6 +285,7 @@ def load_backbone(ck: Checkpoint, device: str | None = None, dtype: str | None =
     _torch()  # the [models] extra must be there: say so before anything else
     dev = select_device(device)
     _check_available(ck, ck.source, ck.revision)  # before any hub call: fail fast offline
+    check_remote_code(ck, trust_remote_code)
     ck = _read_family(ck, trust_remote_code)
     dt = select_dtype(dtype, dev, ck.dtype)
     key = (ck.source, ck.processor_source, ck.revision, ck.processor_revision, dev, str(dt),
@@ -259,7 +314,15 @@ def _load(ck: Checkpoint, dev: str, dt: Any, trust_remote_code: bool) -> Backbon
     if dev.startswith("cuda"):
         kwargs["device_map"] = {"": dev}  # load straight onto the GPU
     try:
-        model = cls.from_pretrained(ck.source, **kwargs)
+        try:
+            model = cls.from_pretrained(ck.source, **kwargs)
+        except ValueError as exc:
+            if not trust_remote_code:
+                raise
+            # Repository code that does not register an image-text-to-text class.
+            raise MetricError(f"{ck.source}: its repository's code gives no {cls.__name__} "
+                              f"({_first_line(exc)}); this checkpoint cannot be run through "
+                              "videojury's chat-model path") from None
         # The processor comes from the same revision as the weights unless it
         # lives elsewhere.
         proc_rev = ck.processor_revision if ck.processor_source else ck.revision

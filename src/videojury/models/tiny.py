@@ -24,6 +24,9 @@ from typing import Any
 
 FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl", "llava_onevision", "clip", "siglip",
             "blip_itm")
+# The seed table's remaining open LMMs (issue 17), built on demand (not by every test
+# session's fixture, which builds FAMILIES).
+EXTRA_FAMILIES = ("qwen2_vl", "llava_next_video", "video_llava", "video_llama_3", "mllama")
 
 # Words the tiny vocabulary knows. Everything the metric templates say, the
 # answer words, and enough ordinary words for test prompts; anything else
@@ -377,6 +380,200 @@ def _build_blip_itm(path: Path, seed: int) -> Path:
     return _save(model, proc, path)
 
 
+# --- families of issue 17 (the seed table's remaining open LMMs) ---------------
+
+def _build_qwen2_vl(path: Path, seed: int) -> Path:
+    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration,
+                              Qwen2VLImageProcessor, Qwen2VLProcessor)
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    specials = _qwen_specials()
+    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
+                               "image": "<|vision_start|><|image_pad|><|vision_end|>"},
+                              "You are a helpful assistant.")
+    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
+                          chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = Qwen2VLConfig(
+        text_config=_qwen2_text(vocab, rope_parameters={
+            "rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]}),
+        vision_config=dict(depth=2, embed_dim=32, hidden_size=32, mlp_ratio=2, num_heads=2,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+                           initializer_range=0.3),
+        image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"],
+        vision_start_token_id=vocab["<|vision_start|>"],
+        vision_end_token_id=vocab["<|vision_end|>"],
+    )
+    _seed(seed)
+    model = Qwen2VLForConditionalGeneration(cfg)
+    pixels = {"shortest_edge": 56 * 56, "longest_edge": 56 * 56}
+    proc = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(size=pixels), tokenizer=tok,
+                            video_processor=Qwen2VLVideoProcessor(size=pixels,
+                                                                  cap_pixels_per_frame=True),
+                            chat_template=template)
+    _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
+    return _save(model, proc, path)
+
+
+def _clip_vision(**extra: Any) -> dict[str, Any]:
+    return dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=2, image_size=28, patch_size=14,
+                projection_dim=32, initializer_range=0.3, **extra)
+
+
+def _llama_text(vocab: dict[str, int], bos: str, eos: str, pad: str) -> dict[str, Any]:
+    return dict(model_type="llama", vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
+                num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                max_position_embeddings=2048, initializer_range=0.3, bos_token_id=vocab[bos],
+                eos_token_id=vocab[eos], pad_token_id=vocab[pad])
+
+
+def _vicuna_template(visual: dict[str, str]) -> str:
+    """A Vicuna-style template ("USER: ... ASSISTANT:"), the layout of LLaVA-NeXT-Video
+    and Video-LLaVA."""
+    parts = ["{%- for m in messages -%}{%- if m['role'] == 'user' -%}USER: "
+             "{%- elif m['role'] == 'system' -%}{%- else -%}ASSISTANT: {%- endif -%}"
+             "{%- if m['content'] is string -%}{{ m['content'] }}"
+             "{%- else -%}{%- for c in m['content'] -%}"]
+    for i, (kind, text) in enumerate(visual.items()):
+        parts.append(("{%- if" if i == 0 else "{%- elif") + f" c['type'] == '{kind}' -%}}{text}")
+    parts.append("{%- elif c['type'] == 'text' -%}{{ c['text'] }}{%- endif -%}{%- endfor -%}"
+                 "{%- endif -%}{{ ' ' }}{%- endfor -%}"
+                 "{%- if add_generation_prompt -%}ASSISTANT:{%- endif -%}")
+    return "".join(parts)
+
+
+def _build_llava_next_video(path: Path, seed: int) -> Path:
+    from transformers import (LlavaNextImageProcessor, LlavaNextVideoConfig,
+                              LlavaNextVideoForConditionalGeneration, LlavaNextVideoProcessor,
+                              LlavaNextVideoVideoProcessor)
+
+    specials = ["<s>", "</s>", "<pad>", "<image>", "<video>"]
+    template = _vicuna_template({"video": "<video>\n", "image": "<image>\n"})
+    tok = _make_tokenizer(specials, pad="<pad>", eos="</s>", bos="<s>", chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = LlavaNextVideoConfig(
+        vision_config=_clip_vision(), text_config=_llama_text(vocab, "<s>", "</s>", "<pad>"),
+        image_token_index=vocab["<image>"], video_token_index=vocab["<video>"],
+        vision_feature_layer=-1, vision_feature_select_strategy="default",
+        image_grid_pinpoints=[[28, 28]], spatial_pool_stride=2, image_seq_length=4,
+        video_seq_length=1)
+    _seed(seed)
+    model = LlavaNextVideoForConditionalGeneration(cfg)
+    size = {"height": 28, "width": 28}
+    crop = {"height": 28, "width": 28}
+    proc = LlavaNextVideoProcessor(
+        video_processor=LlavaNextVideoVideoProcessor(size=size, crop_size=crop),
+        image_processor=LlavaNextImageProcessor(size=size, crop_size=crop,
+                                                image_grid_pinpoints=[[28, 28]]),
+        tokenizer=tok, chat_template=template, patch_size=14,
+        vision_feature_select_strategy="default", num_additional_image_tokens=1)
+    _gen_ids(model, vocab["<pad>"], vocab["</s>"])
+    return _save(model, proc, path)
+
+
+def _build_video_llava(path: Path, seed: int) -> Path:
+    from transformers import (VideoLlavaConfig, VideoLlavaForConditionalGeneration,
+                              VideoLlavaImageProcessor, VideoLlavaProcessor)
+    from transformers.models.video_llava.video_processing_video_llava import (
+        VideoLlavaVideoProcessor)
+
+    specials = ["<s>", "</s>", "<pad>", "<image>", "<video>"]
+    template = _vicuna_template({"video": "<video>\n", "image": "<image>\n"})
+    tok = _make_tokenizer(specials, pad="<pad>", eos="</s>", bos="<s>", chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = VideoLlavaConfig(
+        vision_config=_clip_vision(), text_config=_llama_text(vocab, "<s>", "</s>", "<pad>"),
+        image_token_index=vocab["<image>"], video_token_index=vocab["<video>"],
+        vision_feature_layer=-1, vision_feature_select_strategy="full",
+        image_seq_length=5, video_seq_length=40)
+    _seed(seed)
+    model = VideoLlavaForConditionalGeneration(cfg)
+    size = {"shortest_edge": 28}
+    crop = {"height": 28, "width": 28}
+    proc = VideoLlavaProcessor(
+        image_processor=VideoLlavaImageProcessor(size=size, crop_size=crop),
+        video_processor=VideoLlavaVideoProcessor(size=size, crop_size=crop),
+        tokenizer=tok, patch_size=14, vision_feature_select_strategy="full",
+        num_additional_image_tokens=1, chat_template=template)
+    _gen_ids(model, vocab["<pad>"], vocab["</s>"])
+    return _save(model, proc, path)
+
+
+def _build_video_llama_3(path: Path, seed: int) -> Path:
+    from transformers import (VideoLlama3Config, VideoLlama3ForConditionalGeneration,
+                              VideoLlama3ImageProcessor, VideoLlama3Processor,
+                              VideoLlama3VideoProcessor)
+
+    specials = _qwen_specials()
+    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
+                               "image": "<|vision_start|><|image_pad|><|vision_end|>"},
+                              "You are a helpful assistant.")
+    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
+                          chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = VideoLlama3Config(
+        text_config=dict(model_type="qwen2", **_qwen2_text(vocab)),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, patch_size=14, initializer_range=0.3),
+        image_token_id=vocab["<|image_pad|>"], video_token_id=vocab["<|video_pad|>"])
+    _seed(seed)
+    model = VideoLlama3ForConditionalGeneration(cfg)
+    pixels = {"shortest_edge": 56 * 56, "longest_edge": 56 * 56}
+    proc = VideoLlama3Processor(image_processor=VideoLlama3ImageProcessor(size=pixels),
+                                tokenizer=tok,
+                                video_processor=VideoLlama3VideoProcessor(size=pixels),
+                                chat_template=template)
+    _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
+    return _save(model, proc, path)
+
+
+def _build_mllama(path: Path, seed: int) -> Path:
+    """Llama 3.2 Vision: an image model; the judges give it the sampled frames as images."""
+    from transformers import (MllamaConfig, MllamaForConditionalGeneration,
+                              MllamaImageProcessor, MllamaProcessor)
+
+    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|finetune_right_pad_id|>",
+                "<|start_header_id|>", "<|end_header_id|>", "<|image|>", "<|python_tag|>"]
+    nl = "{{ '\\n\\n' }}"
+    template = ("{{ bos_token }}{%- for m in messages -%}<|start_header_id|>{{ m['role'] }}"
+                "<|end_header_id|>" + nl + "{%- if m['content'] is string -%}{{ m['content'] }}"
+                "{%- else -%}{%- for c in m['content'] -%}{%- if c['type'] == 'image' -%}"
+                "<|image|>{%- elif c['type'] == 'text' -%}{{ c['text'] }}{%- endif -%}"
+                "{%- endfor -%}{%- endif -%}<|eot_id|>{%- endfor -%}"
+                "{%- if add_generation_prompt -%}<|start_header_id|>assistant<|end_header_id|>"
+                + nl + "{%- endif -%}")
+    tok = _make_tokenizer(specials, pad="<|finetune_right_pad_id|>", eos="<|eot_id|>",
+                          bos="<|begin_of_text|>", chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = MllamaConfig(
+        vision_config=dict(hidden_size=32, num_hidden_layers=2, num_global_layers=1,
+                           attention_heads=2, intermediate_size=64, vision_output_dim=64,
+                           image_size=28, patch_size=14, max_num_tiles=1,
+                           intermediate_layers_indices=[0], supported_aspect_ratios=[[1, 1]],
+                           initializer_range=0.3),
+        text_config=dict(vocab_size=len(vocab) + 8, hidden_size=32, num_hidden_layers=3,
+                         num_attention_heads=2, num_key_value_heads=1, intermediate_size=64,
+                         cross_attention_layers=[1], max_position_embeddings=2048,
+                         initializer_range=0.3, bos_token_id=vocab["<|begin_of_text|>"],
+                         eos_token_id=vocab["<|eot_id|>"],
+                         pad_token_id=vocab["<|finetune_right_pad_id|>"]),
+        image_token_index=vocab["<|image|>"])
+    _seed(seed)
+    model = MllamaForConditionalGeneration(cfg)
+    import torch
+
+    with torch.no_grad():  # Llama 3.2 starts its gates at 0: open them so the frames matter
+        for name, param in model.named_parameters():
+            if name.endswith(("cross_attn_attn_gate", "cross_attn_mlp_gate", "embedding.gate")):
+                param.fill_(1.0)
+    proc = MllamaProcessor(image_processor=MllamaImageProcessor(
+        size={"height": 28, "width": 28}, max_image_tiles=1), tokenizer=tok,
+        chat_template=template)
+    _gen_ids(model, vocab["<|finetune_right_pad_id|>"], vocab["<|eot_id|>"])
+    return _save(model, proc, path)
+
+
 _BUILDERS = {
     "qwen2_5_vl": _build_qwen2_5_vl,
     "qwen3_vl": _build_qwen3_vl,
@@ -385,6 +582,11 @@ _BUILDERS = {
     "clip": _build_clip,
     "siglip": _build_siglip,
     "blip_itm": _build_blip_itm,
+    "qwen2_vl": _build_qwen2_vl,
+    "llava_next_video": _build_llava_next_video,
+    "video_llava": _build_video_llava,
+    "video_llama_3": _build_video_llama_3,
+    "mllama": _build_mllama,
 }
 
 
@@ -396,7 +598,8 @@ def build_tiny(family: str, path: str | Path, seed: int = 0) -> Path:
     generator seeded with ``seed``, so the same call gives the same files.
     """
     if family not in _BUILDERS:
-        raise ValueError(f"unknown tiny family {family!r}; choose one of {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown tiny family {family!r}; choose one of "
+                         f"{', '.join(FAMILIES + EXTRA_FAMILIES)}")
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     out = _BUILDERS[family](p, seed)
