@@ -19,7 +19,8 @@ LMM_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl", "llava_onevision")
 DUAL_FAMILIES = ("clip", "siglip", "blip_itm")
 # Issue 17's families: (family, the token that stands for the frames in the prompt).
 EXTRA_LMM_FAMILIES = {"qwen2_vl": "<|video_pad|>", "llava_next_video": "<video>",
-                      "video_llava": "<video>", "video_llama_3": "<|video_pad|>",
+                      "llava_next": "<image>", "video_llava": "<video>",
+                      "video_llama_3": "<|video_pad|>",
                       "mllama": "<|image|>"}
 
 PROMPTS = ["a red car on the road", "a blue dog", "a cat sitting on a chair",
@@ -41,14 +42,17 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from ._image_scorer_ckpts import write_all as write_image_scorers  # laion head, tiny HPSv2
 
     out.update(write_image_scorers(root / "image_scorers"))
+    from ._vqa_ckpts import write_all as write_vqa  # FAST-VQA / DOVER files, tiny and seeded
+
+    out.update(write_vqa(root / "vqa"))
     return out
 
 
 @pytest.fixture(scope="session")
 def family_models(tmp_path_factory) -> dict[str, Path]:
     """family -> folder of a tiny random checkpoint of the seed table's remaining open LMM
-    families (issue 17: Qwen2-VL, LLaVA-NeXT-Video, Video-LLaVA, VideoLLaMA3, Llama 3.2
-    Vision), built once per session and only by the tests that ask for them."""
+    families (issue 17: Qwen2-VL, LLaVA-NeXT-Video, LLaVA-NeXT, Video-LLaVA, VideoLLaMA3,
+    Llama 3.2 Vision), built once per session and only by the tests that ask for them."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     from videojury.models.tiny import EXTRA_FAMILIES, build_tiny

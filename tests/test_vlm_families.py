@@ -1,8 +1,8 @@
 """The seed table's remaining open LMM families as judges and QA answerers (issue 17, item 3).
 
 Qwen2-VL, LLaVA-NeXT-Video, Video-LLaVA and VideoLLaMA3 read the video through
-their processors' video path; Llama 3.2 Vision (Mllama) takes images only and
-gets the sampled frames as that many images. Each runs on a tiny random
+their processors' video path; LLaVA-NeXT (the image model) and Llama 3.2 Vision
+(Mllama) take images only and get the sampled frames as that many images. Each runs on a tiny random
 checkpoint built offline (``videojury.models.tiny``) and loaded the way a
 downloaded one is. The checks are those of ``test_vlm_lmm.py``: ranges,
 determinism, batch invariance, the reported number is the stated function of

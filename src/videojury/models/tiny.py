@@ -26,7 +26,8 @@ FAMILIES = ("qwen2_5_vl", "qwen3_vl", "internvl", "llava_onevision", "clip", "si
             "blip_itm")
 # The seed table's remaining open LMMs (issue 17), built on demand (not by every test
 # session's fixture, which builds FAMILIES).
-EXTRA_FAMILIES = ("qwen2_vl", "llava_next_video", "video_llava", "video_llama_3", "mllama")
+EXTRA_FAMILIES = ("qwen2_vl", "llava_next_video", "llava_next", "video_llava", "video_llama_3",
+                  "mllama")
 
 # Words the tiny vocabulary knows. Everything the metric templates say, the
 # answer words, and enough ordinary words for test prompts; anything else
@@ -472,6 +473,32 @@ def _build_llava_next_video(path: Path, seed: int) -> Path:
     return _save(model, proc, path)
 
 
+def _build_llava_next(path: Path, seed: int) -> Path:
+    """LLaVA-NeXT (image model, e.g. llama3-llava-next-8b): frames go in as images."""
+    from transformers import (LlavaNextConfig, LlavaNextForConditionalGeneration,
+                              LlavaNextImageProcessor, LlavaNextProcessor)
+
+    specials = ["<s>", "</s>", "<pad>", "<image>"]
+    template = _vicuna_template({"image": "<image>\n"})
+    tok = _make_tokenizer(specials, pad="<pad>", eos="</s>", bos="<s>", chat_template=template)
+    vocab = tok.get_vocab()
+    cfg = LlavaNextConfig(
+        vision_config=_clip_vision(), text_config=_llama_text(vocab, "<s>", "</s>", "<pad>"),
+        image_token_index=vocab["<image>"], vision_feature_layer=-1,
+        vision_feature_select_strategy="default", image_grid_pinpoints=[[28, 28]],
+        image_seq_length=4)
+    _seed(seed)
+    model = LlavaNextForConditionalGeneration(cfg)
+    size = {"height": 28, "width": 28}
+    proc = LlavaNextProcessor(
+        image_processor=LlavaNextImageProcessor(size=size, crop_size=size,
+                                                image_grid_pinpoints=[[28, 28]]),
+        tokenizer=tok, chat_template=template, patch_size=14,
+        vision_feature_select_strategy="default", num_additional_image_tokens=1)
+    _gen_ids(model, vocab["<pad>"], vocab["</s>"])
+    return _save(model, proc, path)
+
+
 def _build_video_llava(path: Path, seed: int) -> Path:
     from transformers import (VideoLlavaConfig, VideoLlavaForConditionalGeneration,
                               VideoLlavaImageProcessor, VideoLlavaProcessor)
@@ -585,6 +612,7 @@ _BUILDERS = {
     "qwen2_vl": _build_qwen2_vl,
     "llava_next_video": _build_llava_next_video,
     "video_llava": _build_video_llava,
+    "llava_next": _build_llava_next,
     "video_llama_3": _build_video_llama_3,
     "mllama": _build_mllama,
 }
