@@ -179,3 +179,21 @@ def test_remote_code_families_need_the_flag(model_type, tmp_path, tiny_videos):
     df = videojury.score(tiny_videos[:1], prompts=PROMPTS[:1],
                          metrics=[f"judge_quality:model={folder}"])
     assert "trust_remote_code=true" in df["error"].iloc[0]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_folder_family_and_frame_convention(family, family_models):
+    """A folder's family comes from its config; the family sets the default frames."""
+    from videojury.models.checkpoints import CHECKPOINTS, FAMILY_KIND, resolve_checkpoint
+
+    ck = resolve_checkpoint(str(family_models[family]))
+    assert ck.family == family and FAMILY_KIND[family] == "lmm"
+    named = [c for c in CHECKPOINTS.values() if c.family == family]
+    if named:  # the short names of the family use the same convention as its folders
+        assert {c.frames for c in named} == {ck.frames}
+    pol = ck.frames.policy()
+    want = {"qwen2_vl": ("fps", 2.0), "video_llama_3": ("fps", 1.0)}.get(family)
+    if want:
+        assert (pol.mode, pol.rate) == want
+    else:
+        assert (pol.mode, pol.n) == ("uniform", 8)

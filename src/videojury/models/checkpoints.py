@@ -33,6 +33,13 @@ FAMILY_KIND = {
     "qwen3_vl": "lmm",
     "internvl": "lmm",
     "llava_onevision": "lmm",
+    # issue 17: the rest of LOVE's open LMMs that transformers has natively
+    "qwen2_vl": "lmm",
+    "llava_next_video": "lmm",
+    "llava_next": "lmm",  # image model: frames go in as images
+    "video_llava": "lmm",
+    "video_llama_3": "lmm",
+    "mllama": "lmm",  # Llama 3.2 Vision, image model: frames go in as images
     "lmm": "lmm",  # any other image-text-to-text model transformers can load
     "clip": "dual",
     "siglip": "dual",
@@ -45,6 +52,12 @@ FAMILY_CLASS = {
     "qwen3_vl": "AutoModelForImageTextToText",
     "internvl": "AutoModelForImageTextToText",
     "llava_onevision": "AutoModelForImageTextToText",
+    "qwen2_vl": "AutoModelForImageTextToText",
+    "llava_next_video": "AutoModelForImageTextToText",
+    "llava_next": "AutoModelForImageTextToText",
+    "video_llava": "AutoModelForImageTextToText",
+    "video_llama_3": "AutoModelForImageTextToText",
+    "mllama": "AutoModelForImageTextToText",
     "lmm": "AutoModelForImageTextToText",
     "clip": "CLIPModel",
     "siglip": "AutoModel",
@@ -121,6 +134,14 @@ LOVE_FRAMES = FrameSpec(mode="love", n=8, size=(448, 448))
 QWEN_FRAMES = FrameSpec(mode="fps", rate=2.0, max_frames=32, max_pixels=448 * 448)
 LLAVA_FRAMES = FrameSpec(mode="uniform", n=8, size=(384, 384))
 CLIP_FRAMES = FrameSpec(mode="uniform", n=8, short_side=224)
+# Video-LLaVA was trained on 8 frames at 224 px; LLaVA-NeXT-Video's examples use 8
+# uniform frames; VideoLLaMA3 samples 1 fps; the image models (LLaVA-NeXT, Llama 3.2
+# Vision) get 8 uniform frames as 8 images, scaled down to their tile size.
+VIDEO_LLAVA_FRAMES = FrameSpec(mode="uniform", n=8, size=(224, 224))
+LLAVA_NEXT_VIDEO_FRAMES = FrameSpec(mode="uniform", n=8, size=(336, 336))
+VIDEOLLAMA3_FRAMES = FrameSpec(mode="fps", rate=1.0, max_frames=32, max_pixels=448 * 448)
+LLAVA_NEXT_FRAMES = FrameSpec(mode="uniform", n=8, max_pixels=336 * 336)
+MLLAMA_FRAMES = FrameSpec(mode="uniform", n=8, max_pixels=560 * 560)
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,23 @@ CHECKPOINTS: dict[str, Checkpoint] = {c.name: c for c in [
     Checkpoint("llava-onevision-0.5b", "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
                "llava_onevision", LLAVA_FRAMES, params_b=0.9, memory_gb=1.8,
                reference="LLaVA-OneVision (Li et al., 2024)"),
+    # issue 17: LOVE's other open LMMs (hub ids as their authors publish them; not run here)
+    Checkpoint("qwen2-vl-7b", "Qwen/Qwen2-VL-7B-Instruct", "qwen2_vl", QWEN_FRAMES,
+               params_b=8.3, memory_gb=16.6, reference="Qwen2-VL (Wang et al., 2024)"),
+    Checkpoint("qwen2-vl-72b", "Qwen/Qwen2-VL-72B-Instruct", "qwen2_vl", QWEN_FRAMES,
+               params_b=73.4, memory_gb=146.8, reference="Qwen2-VL (Wang et al., 2024)"),
+    Checkpoint("llava-next-8b", "llava-hf/llama3-llava-next-8b-hf", "llava_next",
+               LLAVA_NEXT_FRAMES, params_b=8.4, memory_gb=16.7,
+               reference="LLaVA-NeXT on Llama 3 8B (Liu et al., 2024); frames as images"),
+    Checkpoint("llava-next-video-7b", "llava-hf/LLaVA-NeXT-Video-7B-hf", "llava_next_video",
+               LLAVA_NEXT_VIDEO_FRAMES, params_b=7.1, memory_gb=14.1,
+               reference="LLaVA-NeXT-Video (Zhang et al., 2024)"),
+    Checkpoint("video-llava-7b", "LanguageBind/Video-LLaVA-7B-hf", "video_llava",
+               VIDEO_LLAVA_FRAMES, params_b=7.4, memory_gb=14.7,
+               reference="Video-LLaVA (Lin et al., 2024)"),
+    Checkpoint("llama-3.2-11b-vision", "meta-llama/Llama-3.2-11B-Vision-Instruct", "mllama",
+               MLLAMA_FRAMES, params_b=10.7, memory_gb=21.3,
+               reference="Llama 3.2 Vision (Meta, 2024); gated on the hub; frames as images"),
     Checkpoint("clip-vit-l-14", "openai/clip-vit-large-patch14", "clip", CLIP_FRAMES,
                dtype="float32", params_b=0.43, memory_gb=1.7,
                reference="CLIP (Radford et al., 2021)"),
@@ -218,6 +256,12 @@ _MODEL_TYPE_FAMILY = {
     "qwen3_vl": "qwen3_vl",
     "internvl": "internvl",
     "llava_onevision": "llava_onevision",
+    "qwen2_vl": "qwen2_vl",
+    "llava_next_video": "llava_next_video",
+    "llava_next": "llava_next",
+    "video_llava": "video_llava",
+    "video_llama_3": "video_llama_3",
+    "mllama": "mllama",
     "clip": "clip",
     "siglip": "siglip",
     "siglip2": "siglip",
@@ -226,7 +270,10 @@ _MODEL_TYPE_FAMILY = {
 _FAMILY_FRAMES = {"qwen2_5_vl": QWEN_FRAMES, "qwen3_vl": QWEN_FRAMES, "internvl": LOVE_FRAMES,
                   "llava_onevision": LLAVA_FRAMES, "lmm": LOVE_FRAMES, "clip": CLIP_FRAMES,
                   "siglip": FrameSpec(mode="uniform", n=8, short_side=384),
-                  "blip_itm": FrameSpec(mode="uniform", n=8, short_side=384)}
+                  "blip_itm": FrameSpec(mode="uniform", n=8, short_side=384),
+                  "qwen2_vl": QWEN_FRAMES, "llava_next_video": LLAVA_NEXT_VIDEO_FRAMES,
+                  "llava_next": LLAVA_NEXT_FRAMES, "video_llava": VIDEO_LLAVA_FRAMES,
+                  "video_llama_3": VIDEOLLAMA3_FRAMES, "mllama": MLLAMA_FRAMES}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
