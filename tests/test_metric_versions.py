@@ -126,6 +126,13 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"temporal_style": 0.3653953969478607}),
     "subject_consistency": ("subject_consistency:model={vbench_dino}", "1",
         {"subject_consistency": 0.9981535543566165}),
+    "fast_vqa": ("fast_vqa:model={vqa_fast}", "1",
+        {"fast_vqa": 0.994715819017349, "fast_vqa_raw": 0.10866416245698929}),
+    "faster_vqa": ("faster_vqa:model={vqa_fast}", "1",
+        {"faster_vqa": 0.25400068764656775, "faster_vqa_raw": 0.10866416245698929}),
+    "dover": ("dover:model={vqa_dover}", "1",
+        {"dover": 3.3151802059125355e-05, "dover_technical": -0.5613699555397034,
+         "dover_aesthetic": -0.5416964888572693}),
 }
 
 BUILTIN = sorted(n for n in list_metrics()

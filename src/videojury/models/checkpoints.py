@@ -579,6 +579,21 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip", "BSD-3-Clause",
                20.1, "RAFT-large trained on FlyingThings (Teed & Deng, ECCV 2020); VBench "
                "dynamic_degree", "raft_model/models", archive_member="models/raft-things.pth"),
+    WeightFile("fast-vqa-b", "FAST_VQA_B_1_4.pth",
+               "https://github.com/TimothyHTimothy/FAST-VQA/releases/download/v2.0.0/"
+               "FAST_VQA_B_1_4.pth", "MIT", 106.0,
+               "FAST-VQA-B 1x4 (Wu et al., ECCV 2022), trained on LSVQ; metric fast_vqa "
+               "(size approximate, from the parameter count)"),
+    WeightFile("faster-vqa", "FAST_VQA_3D_1_1.pth",
+               "https://github.com/TimothyHTimothy/FAST-VQA/releases/download/v2.0.0/"
+               "FAST_VQA_3D_1_1.pth", "MIT", 106.0,
+               "FasterVQA (Wu et al., TPAMI 2023), trained on LSVQ; metric faster_vqa "
+               "(size approximate, from the parameter count)"),
+    WeightFile("dover", "DOVER.pth",
+               "https://github.com/QualityAssessment/DOVER/releases/download/v0.1.0/DOVER.pth",
+               "S-Lab License 1.0 (NON-COMMERCIAL use only)", 214.0,
+               "DOVER (Wu et al., ICCV 2023), trained on LSVQ; metric dover "
+               "(size approximate, from the parameter count)"),
 ]}
 
 
