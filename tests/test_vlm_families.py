@@ -197,3 +197,25 @@ def test_folder_family_and_frame_convention(family, family_models):
         assert (pol.mode, pol.rate) == want
     else:
         assert (pol.mode, pol.n) == ("uniform", 8)
+
+
+def test_seed_table_rows_of_these_families():
+    """LOVE's list names the native families by short name (their metrics exist) and the
+    remote-code ones as not run, saying which option would let their code run."""
+    from videojury.metrics.baselines import SEED_BASELINES, baseline_status
+    from videojury.models.checkpoints import CHECKPOINTS
+
+    rows = {b.name: b for b in SEED_BASELINES}
+    native = {"Qwen2-VL (7B)": "qwen2_vl", "Qwen2-VL (72B)": "qwen2_vl",
+              "LLaVA-NeXT (8B)": "llava_next", "VideoLlava (7B)": "video_llava",
+              "Llama3.2-Vision (11B)": "mllama"}
+    for name, family in native.items():
+        b = rows[name]
+        assert baseline_status(b)[0] == "needs weights", name
+        model = b.perception.split("model=", 1)[1]
+        assert CHECKPOINTS[model].family == family
+        assert b.qa == f"qa:model={model}" and b.correspondence.startswith("judge_corr")
+    for name in ("DeepseekVL2 (1B)", "InternVideo2.5 (8B)", "mPLUG-Owl3 (7B)", "CogAgent (18B)"):
+        status, why = baseline_status(rows[name])
+        assert status == "later" and "trust_remote_code=true" in why, name
+    assert "model=PATH" in baseline_status(rows["VideoLlama3 (8B)"])[1]

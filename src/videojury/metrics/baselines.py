@@ -47,6 +47,9 @@ def _named(b: Baseline, name: str) -> Baseline:
 
 
 _UNVERIFIED = "hub id as its authors publish it; not run here (no download)"
+_REMOTE = ("{} exists only as its repository's code (config model_type {}), an architecture "
+           "transformers 5.24 does not have: videojury refuses it unless trust_remote_code=true "
+           "is passed and has no test of that code")
 
 SEED_BASELINES: tuple[Baseline, ...] = (
     Baseline("LOVE (Ours)", "love", later="LOVE's released judge (InternVL3-based; its own heads): a later issue"),
@@ -61,7 +64,7 @@ SEED_BASELINES: tuple[Baseline, ...] = (
     _named(_judge("llava-hf/llava-onevision-qwen2-72b-ov-hf", _UNVERIFIED), "Llava-one-vision (72B)"),
     _named(_judge("Qwen/Qwen2.5-VL-72B-Instruct", _UNVERIFIED), "Qwen2.5-VL (72B)"),
     Baseline("Claude3.5", "hosted", later="hosted model: a later issue"),
-    _named(_judge("Qwen/Qwen2-VL-72B-Instruct", _UNVERIFIED), "Qwen2-VL (72B)"),
+    _named(_judge("qwen2-vl-72b", _UNVERIFIED), "Qwen2-VL (72B)"),
     Baseline("FGA-BLIP2", "image_text", "fga_blip2", "fga_blip2"),
     Baseline("HPSv2", "image_text", "hpsv2", "hpsv2"),
     Baseline("FAST-VQA", "vqa_network", later="deep VQA network: the next issue"),
@@ -72,34 +75,39 @@ SEED_BASELINES: tuple[Baseline, ...] = (
     Baseline("BRISQUE", "handcrafted", "brisque", "brisque"),
     Baseline("AestheticScore", "image_text", "laion_aesthetic", "laion_aesthetic",
              note="LAION's improved aesthetic predictor on CLIP ViT-L/14"),
-    _named(_judge("Qwen/Qwen2-VL-7B-Instruct", _UNVERIFIED), "Qwen2-VL (7B)"),
+    _named(_judge("qwen2-vl-7b", _UNVERIFIED), "Qwen2-VL (7B)"),
     _named(_judge("qwen2.5-vl-7b"), "Qwen2.5-VL (7B)"),
-    Baseline("VideoLlama3 (8B)", "lmm", later="VideoLLaMA3 needs its repository's code: a later issue"),
+    Baseline("VideoLlama3 (8B)", "lmm",
+             later="transformers' VideoLlama3 architecture runs natively (tested on a tiny "
+                   "checkpoint), but the released DAMO-NLP-SG/VideoLLaMA3-7B ships the authors' "
+                   "own code layout; pass model=PATH of a transformers-format copy"),
     Baseline("DOVER", "vqa_network", later="deep VQA network: the next issue"),
     Baseline("BMPRI", "handcrafted", "bmpri", "bmpri"),
     Baseline("V-Aesthetic Quality", "vbench", "aesthetic_quality", "aesthetic_quality",
              note="VBench's aesthetic quality: LAION's linear head sa_0_4_vit_l_14_linear per frame, /10"),
-    Baseline("LLaVA-NeXT (8B)", "lmm", later="LLaVA-NeXT-Video: a later issue"),
-    Baseline("InternVideo2.5 (8B)", "lmm", later="InternVideo2.5 needs its repository's code: a later issue"),
+    _named(_judge("llava-next-8b", _UNVERIFIED + "; frames as images (LLaVA-NeXT-Video: "
+                  "model=llava-next-video-7b)"), "LLaVA-NeXT (8B)"),
+    Baseline("InternVideo2.5 (8B)", "lmm", later=_REMOTE.format("InternVideo2.5", "internvl_chat")),
     _named(_judge("OpenGVLab/InternVL2_5-8B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (8B)"),
-    Baseline("mPLUG-Owl3 (7B)", "lmm", later="mPLUG-Owl3 needs its repository's code: a later issue"),
+    Baseline("mPLUG-Owl3 (7B)", "lmm", later=_REMOTE.format("mPLUG-Owl3", "mplugowl3")),
     _named(_judge("OpenGVLab/InternVL3-9B-hf", _UNVERIFIED), "InternVL3 (9B)"),
     Baseline("SimpleVQA", "vqa_network", later="deep VQA network: the next issue"),
     Baseline("PickScore", "image_text", "pickscore", "pickscore"),
-    Baseline("VideoLlava (7B)", "lmm", later="Video-LLaVA: a later issue"),
+    _named(_judge("video-llava-7b", _UNVERIFIED), "VideoLlava (7B)"),
     Baseline("V-Temporal Flickering", "vbench", "temporal_flickering", "temporal_flickering"),
     Baseline("BLIPScore", "image_text", "blip_itm", "blip_itm"),
     Baseline("BPRI", "handcrafted", "bpri", "bpri"),
     Baseline("VSFA", "vqa_network", later="deep VQA network: the next issue"),
-    Baseline("CogAgent (18B)", "lmm", later="CogAgent needs its repository's code: a later issue"),
+    Baseline("CogAgent (18B)", "lmm", later=_REMOTE.format("CogAgent", "cogagent")),
     Baseline("V-Subject Consistency", "vbench", "subject_consistency", "subject_consistency"),
     Baseline("BVQA", "vqa_network", later="deep VQA network: the next issue"),
     Baseline("V-Overall Consistency", "vbench", later="VBench's ViCLIP: a later issue"),
     Baseline("V-Imaging Quality", "vbench", later="VBench's MUSIQ: a later issue"),
     Baseline("CLIPScore", "image_text", "clipscore", "clipscore"),
     Baseline("VQAScore", "image_text", "vqascore", "vqascore"),
-    Baseline("Llama3.2-Vision (11B)", "lmm", later="Llama 3.2 Vision takes images, not videos: a later issue"),
-    Baseline("DeepseekVL2 (1B)", "lmm", later="DeepSeek-VL2 needs its repository's code: a later issue"),
+    _named(_judge("llama-3.2-11b-vision", _UNVERIFIED + "; gated on the hub; frames as images"),
+           "Llama3.2-Vision (11B)"),
+    Baseline("DeepseekVL2 (1B)", "lmm", later=_REMOTE.format("DeepSeek-VL2", "deepseek_vl_v2")),
 )
 
 
