@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import EncodedDataset
 
 __all__ = ["EvaluationMixin", "correlations"]
 

@@ -45,7 +45,7 @@ from ..errors import InputError, MetricError, require
 from ..io import write_json
 from .checkpointing import CheckpointMixin
 from .config import TrainConfig
-from .data import EncodedDataset, FrameCache, Split, frame_policy, split_examples
+from .data import FrameCache, Split, frame_policy, split_examples
 from .evaluation import EvaluationMixin
 from .losses import stage_loss
 from .runlog import CsvLog, fmt_metrics, log_columns, open_tensorboard, peak_gb
@@ -276,16 +276,6 @@ class Trainer(CheckpointMixin, EvaluationMixin):
         out = {k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         out["inputs"] = inputs
         return out
-
-    _datasets: dict[tuple, Any]
-
-    def _dataset(self, examples, with_answer: bool, kind: str):
-        key = (kind, with_answer)
-        cache = self.__dict__.setdefault("_datasets", {})
-        if key not in cache:
-            cache[key] = EncodedDataset(examples, self.encoder, self.frames, with_answer,
-                                        cache=self.cfg.data.cache)
-        return cache[key]
 
     # --- saving ------------------------------------------------------------------
     def meta(self, info: dict[str, Any]) -> dict[str, Any]:
