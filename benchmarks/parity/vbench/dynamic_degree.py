@@ -34,7 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--real", default=None, help="a real clip to add (16 frames at 256x144)")
-    ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--json", default=None, help="write the numbers here (after each clip)")
+    ap.add_argument("--only", action="append", default=None, help="only these clips")
     args = ap.parse_args()
 
     import torch
@@ -69,7 +70,8 @@ def main() -> None:
     ours = load_metric(f"dynamic_degree:method=raft,model={ckpt},device=cpu")
     out = {}
     worst = 0.0
-    for name, path in clips.items():
+    for name in (args.only or list(clips)):
+        path = clips[name]
         pairs.clear()
         flag = bool(ref.infer(str(path)))
         ref_pairs = list(pairs)
@@ -83,7 +85,9 @@ def main() -> None:
                      "videojury_pairs": vals, "videojury_is_dynamic": bool(got["is_dynamic"]),
                      "dynamic_degree": got["dynamic_degree"], "max_abs_diff": diff}
         print(f"{name}: {len(vals)} pairs, max |diff| {diff:.3g}; is_dynamic VBench {flag} "
-              f"videojury {bool(got['is_dynamic'])}")
+              f"videojury {bool(got['is_dynamic'])}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=2))
     print(f"max abs difference over all pairs: {worst:.3g}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
