@@ -1,8 +1,10 @@
 """Asking a video chat model questions: prompts in, next-token probabilities or text out.
 
-:class:`VideoLMM` wraps a loaded chat backbone (Qwen2.5-VL, Qwen3-VL,
-InternVL3-hf, LLaVA-OneVision, or any image-text-to-text model whose
-processor takes videos) and does the two things the metrics need:
+:class:`VideoLMM` wraps a loaded chat backbone (Qwen2-VL, Qwen2.5-VL, Qwen3-VL,
+InternVL3-hf, LLaVA-OneVision, LLaVA-NeXT-Video, Video-LLaVA, VideoLLaMA3, or
+any image-text-to-text model whose processor takes videos; image-only models
+such as LLaVA-NeXT and Llama 3.2 Vision get the sampled frames as that many
+images) and does the two things the metrics need:
 
 * :meth:`VideoLMM.next_token_logprobs`: one forward pass over the chat
   prompt (the video, the question, the assistant turn opened and optionally
