@@ -219,3 +219,25 @@ def test_seed_table_rows_of_these_families():
         status, why = baseline_status(rows[name])
         assert status == "later" and "trust_remote_code=true" in why, name
     assert "model=PATH" in baseline_status(rows["VideoLlama3 (8B)"])[1]
+
+
+def test_cli_trust_remote_code_flag(tmp_path, tiny_videos, capsys):
+    """``videojury score --trust-remote-code`` sets the option on the model metrics only;
+    without it a remote-code checkpoint is one message naming the flag."""
+    from videojury.cli import main
+    from videojury.cli.score import with_remote_code
+
+    assert with_remote_code("vqascore:model=x") == "vqascore:model=x,trust_remote_code=true"
+    assert with_remote_code("qa") == "qa:trust_remote_code=true"
+    assert with_remote_code("niqe") == "niqe"  # no such option: unchanged
+    assert with_remote_code("qa:trust_remote_code=false") == "qa:trust_remote_code=false"
+    folder = tmp_path / "dsvl2"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "deepseek_vl_v2"}))
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"video": tiny_videos[:1], "prompt": PROMPTS[:1]}).to_csv(manifest, index=False)
+    main(["score", str(manifest), "-m", f"vqascore:model={folder}", "--no-store", "--quiet"])
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "--trust-remote-code" in text and "DeepSeek-VL2" in text
+    assert "Traceback" not in text

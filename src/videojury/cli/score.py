@@ -35,6 +35,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="items per model call for every metric that batches (sets its "
                         "batch_size option; not part of the store key)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let model checkpoints run code from their repositories (sets "
+                        "trust_remote_code=true on every metric that has the option; part of "
+                        "the store key). Only for checkpoints whose code you trust")
     p.add_argument("--dry-run", action="store_true",
                    help="plan only: how many results are cached, how many remain, and the "
                         "estimated time from scoring a short sample (kept in the store)")
@@ -61,6 +65,21 @@ def _backend_options(args) -> dict:
 OUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl")
 
 
+def with_remote_code(spec: str) -> str:
+    """``spec`` with ``trust_remote_code=true`` when its metric has that option and the
+    spec does not set it (``--trust-remote-code``); other specs unchanged."""
+    from ..metrics.base import metric_class, parse_spec
+
+    try:
+        name, opts = parse_spec(spec)
+        cls = metric_class(name)
+    except Exception:  # noqa: BLE001 - an unknown or malformed spec is reported later
+        return spec
+    if "trust_remote_code" not in cls.default_options or "trust_remote_code" in opts:
+        return spec
+    return (spec + ",trust_remote_code=true") if opts else f"{name}:trust_remote_code=true"
+
+
 def run(args) -> int:
     """Parse, call :func:`videojury.api.score` (or ``estimate``), render."""
     import warnings
@@ -79,6 +98,8 @@ def run(args) -> int:
                                            if m not in args.metric]
     if not args.metric:
         raise InputError("give at least one -m/--metric (or --suite seed-baselines)")
+    if args.trust_remote_code:
+        args.metric = [with_remote_code(m) for m in args.metric]
     if args.prompts is not None and len(args.inputs) != 1:
         raise InputError("--prompts goes with a single folder input")
     if not args.dry_run:

@@ -240,9 +240,9 @@ def check_remote_code(ck: Checkpoint, trust_remote_code: bool) -> None:
     code = " (its config names repository code in auto_map)" if cfg.get("auto_map") else ""
     raise MetricError(f"checkpoint {ck.name} is {what}, an architecture transformers "
                       f"{transformers.__version__} does not have{code}; it runs only with its "
-                      "repository's code. If you trust that code, pass the metric option "
-                      "trust_remote_code=true (e.g. -m \"vqascore:model=...,"
-                      "trust_remote_code=true\"); videojury has no test of such code")
+                      "repository's code. If you trust that code, pass --trust-remote-code (videojury "
+                      "score) or the metric option trust_remote_code=true (e.g. -m \"vqascore:"
+                      "model=...,trust_remote_code=true\"); videojury has no test of such code")
 
 
 def _read_family(ck: Checkpoint, trust_remote_code: bool) -> Checkpoint:
