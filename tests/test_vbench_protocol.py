@@ -199,3 +199,18 @@ def test_default_dimensions_skip_missing_weights(layout, tmp_path, monkeypatch):
     assert "dynamic_degree not computed" in notes and "raft-things.pth" in notes
     # Dimensions whose VBench model videojury lacks are named, not silently dropped.
     assert "motion_smoothness" in notes
+
+
+def test_dynamic_degree_values_are_booleans(layout, monkeypatch):
+    # VBench writes dynamic_degree per video as true/false and its mean as the share of
+    # true. (The weight-free DIS flavour stands in for RAFT here, to keep the test fast.)
+    from videojury.bench import vbench as vb
+
+    monkeypatch.setitem(vb.METRICS, "dynamic_degree", ("dynamic_degree", "is_dynamic"))
+    suite, videos = layout
+    res = run_vbench(check_videos(load_suite(suite), videos), ["dynamic_degree"])
+    mean, per_video = res.eval_results["modelA"]["dynamic_degree"]
+    assert len(per_video) == 2 and all(isinstance(v["video_results"], bool) for v in per_video)
+    assert mean == pytest.approx(np.mean([v["video_results"] for v in per_video]))
+    assert [v["video_path"].endswith(f"{PROMPTS[2][0]}-{k}.mp4")
+            for k, v in enumerate(per_video)] == [True, True]
