@@ -336,13 +336,14 @@ def run_vbench(check: BenchCheck, dimensions: Sequence[str] | None = None,
     by_spec = dict(zip(dict.fromkeys(s for s, _ in specs.values()), metric_objs))
     if not dimensions:
         # The default set leaves out the dimensions whose weights are not on this machine
-        # (saying which, and how to fetch them); an asked-for one fails loudly instead.
-        from ..errors import MetricError
+        # (saying which, and how to fetch them), and so those whose model needs an extra
+        # that is not installed (torch on the core install); an asked-for one fails loudly.
+        from ..errors import MetricError, MissingExtraError
 
         for spec, m in list(by_spec.items()):
             try:
                 m.identity(lambda path: "")
-            except MetricError as exc:
+            except (MetricError, MissingExtraError) as exc:
                 gone = [d for d in dims if specs[d][0] == spec]
                 notes.append(f"VBench dimension(s) {', '.join(gone)} not computed: {exc}")
                 dims = [d for d in dims if d not in gone]
