@@ -52,7 +52,7 @@ if "subject_consistency" in dims:
     import vision_transformer as vits  # DINO's own module
     from vbench.subject_consistency import subject_consistency
 
-    sd = torch.load(weights / "dino_vitbase16_pretrain.pth", map_location="cpu")
+    sd = torch.load(weights / "dino_vitbase16_pretrain.pth", map_location="cpu", weights_only=True)
     width = sd["cls_token"].shape[-1]
     depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
     model = vits.VisionTransformer(patch_size=16, embed_dim=width, depth=depth,
@@ -101,7 +101,7 @@ if "overall_consistency" in dims or "temporal_style" in dims:
     from vbench.third_party.ViCLIP.viclip_vision import VisionTransformer
 
     ck = weights / "ViClip-InternVid-10M-FLT.pth"
-    sd = torch.load(ck, map_location="cpu")["model"]
+    sd = torch.load(ck, map_location="cpu", weights_only=True)["model"]
     vw = sd["vision_encoder.conv1.weight"].shape[0]
     tw = sd["text_encoder.positional_embedding"].shape[1]
     emb = sd["vision_encoder.proj"].shape[1]
