@@ -11,7 +11,7 @@ from typing import Any
 
 from ...video import Frames
 from ..base import ScoreField, register_metric
-from ..temporal.flicker import Flicker, pair_mae
+from ..temporal.flicker import Flicker
 
 
 @register_metric
@@ -25,5 +25,5 @@ class TemporalFlickering(Flicker):
     description = "VBench temporal_flickering (the flicker metric under VBench's name)."
 
     def score(self, frames: Frames, item: Any) -> dict[str, float]:
-        mae = pair_mae(frames.iter())
-        return {"temporal_flickering": (255.0 - float(mae.mean())) / 255.0}
+        # The same computation as ``flicker``, only the field is renamed.
+        return {"temporal_flickering": super().score(frames, item)["flicker"]}
