@@ -73,9 +73,6 @@ def default_metrics() -> list[str]:
 
 
 def run(args) -> int:
-    import warnings
-
-    from ..api import MetricLoadWarning
     from ..bench import check_videos, run_bench
     from ..data.suites import load_suite
     from ..errors import InputError
@@ -112,21 +109,10 @@ def run(args) -> int:
         console.print(f"metrics: {', '.join(metrics)} (pass --metric to choose)")
     store_path = store_arg(args)
     with Store(store_path) as store, ExitStack() as stack:
-        bar: dict = {}
-
-        def on_plan(total: int, pending: int) -> None:
-            console.print(f"{total} results: {total - pending} cached, {pending} to compute"
-                          + (f" (store: {store_path})" if store_path else " (no store)"))
-            # The bar opens here because only now is the number of results to compute known.
-            bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
-
-        # A metric that cannot be loaded is reported below (the summary and exit 2).
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore", MetricLoadWarning)
+        on_plan, progress = _scoring_display(stack, store_path)
         result = run_bench(check, metrics, store, qa_field=args.qa_field,
                            bootstrap=args.bootstrap, seed=args.seed, confidence=args.confidence,
-                           retry_errors=args.retry_errors, on_plan=on_plan,
-                           progress=lambda n: bar["advance"](n))
+                           retry_errors=args.retry_errors, on_plan=on_plan, progress=progress)
     if result.stats is not None:
         console.print(result.stats.summary())
     from ..report.leaderboard import write_markdown
@@ -165,9 +151,6 @@ def run(args) -> int:
 
 def _run_vbench(args, suite, check) -> int:
     """``bench`` with VBench's protocol (``--dimension``; see bench/vbench.py)."""
-    import warnings
-
-    from ..api import MetricLoadWarning
     from ..bench.vbench import run_vbench, select_dimensions
     from ..run.store import Store
     from . import console, out, styled
@@ -178,18 +161,9 @@ def _run_vbench(args, suite, check) -> int:
                   f"{', '.join(dims)}")
     store_path = store_arg(args)
     with Store(store_path) as store, ExitStack() as stack:
-        bar: dict = {}
-
-        def on_plan(total: int, pending: int) -> None:
-            console.print(f"{total} results: {total - pending} cached, {pending} to compute"
-                          + (f" (store: {store_path})" if store_path else " (no store)"))
-            bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
-
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore", MetricLoadWarning)
+        on_plan, progress = _scoring_display(stack, store_path)
         result = run_vbench(check, args.dimension, store, published=args.vbench_results or (),
-                            retry_errors=args.retry_errors, on_plan=on_plan,
-                            progress=lambda n: bar["advance"](n))
+                            retry_errors=args.retry_errors, on_plan=on_plan, progress=progress)
     if result.stats is not None:
         console.print(result.stats.summary())
     for msg in result.problems[len(check.problems()):]:
@@ -219,3 +193,24 @@ def _run_vbench(args, suite, check) -> int:
                               "yellow"), f" (see the 'error' column of {args.out / 'scores.csv'})"))
         return 1
     return 0
+
+
+def _scoring_display(stack: ExitStack, store_path):
+    """``on_plan`` and ``progress`` callbacks for a bench run: the cached/pending line, then
+    a progress bar (opened once the number of results to compute is known). Load-failure
+    warnings are silenced inside ``stack``: the caller reports them in its summary."""
+    import warnings
+
+    from ..api import MetricLoadWarning
+    from . import console
+
+    bar: dict = {}
+
+    def on_plan(total: int, pending: int) -> None:
+        console.print(f"{total} results: {total - pending} cached, {pending} to compute"
+                      + (f" (store: {store_path})" if store_path else " (no store)"))
+        bar["advance"] = stack.enter_context(progress_bar(pending, "scoring"))
+
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore", MetricLoadWarning)
+    return on_plan, lambda n: bar["advance"](n)
