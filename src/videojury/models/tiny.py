@@ -154,17 +154,21 @@ def _qwen_specials() -> list[str]:
             "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
+def _qwen_tokenizer(system: str | None):
+    """The Qwen-VL-style tokenizer (vision start/end and pad tokens, ChatML template with
+    ``system`` as the default system message) shared by the Qwen-family tiny models."""
+    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
+                               "image": "<|vision_start|><|image_pad|><|vision_end|>"}, system)
+    return _make_tokenizer(_qwen_specials(), pad="<|endoftext|>", eos="<|im_end|>",
+                           chat_template=template)
+
+
 def _build_qwen2_5_vl(path: Path, seed: int) -> Path:
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
                               Qwen2_5_VLProcessor, Qwen2VLImageProcessor)
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    specials = _qwen_specials()
-    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
-                               "image": "<|vision_start|><|image_pad|><|vision_end|>"},
-                              "You are a helpful assistant.")
-    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
-                          chat_template=template)
+    tok = _qwen_tokenizer("You are a helpful assistant.")
     vocab = tok.get_vocab()
     cfg = Qwen2_5_VLConfig(
         text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
@@ -188,7 +192,7 @@ def _build_qwen2_5_vl(path: Path, seed: int) -> Path:
     proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(size=pixels),
                                tokenizer=tok,
                                video_processor=Qwen2VLVideoProcessor(size=pixels, cap_pixels_per_frame=True),
-                               chat_template=template)
+                               chat_template=tok.chat_template)
     _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
     return _save(model, proc, path)
 
@@ -205,11 +209,7 @@ def _build_qwen3_vl(path: Path, seed: int) -> Path:
                               Qwen3VLForConditionalGeneration, Qwen3VLProcessor)
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-    specials = _qwen_specials()
-    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
-                               "image": "<|vision_start|><|image_pad|><|vision_end|>"}, None)
-    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
-                          chat_template=template)
+    tok = _qwen_tokenizer(None)
     vocab = tok.get_vocab()
     cfg = Qwen3VLConfig(
         text_config=_qwen2_text(vocab, head_dim=16, rope_parameters={
@@ -230,7 +230,7 @@ def _build_qwen3_vl(path: Path, seed: int) -> Path:
                             tokenizer=tok,
                             video_processor=Qwen3VLVideoProcessor(size=pixels,
                                                                   cap_pixels_per_frame=True),
-                            chat_template=template)
+                            chat_template=tok.chat_template)
     _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
     return _save(model, proc, path)
 
@@ -388,12 +388,7 @@ def _build_qwen2_vl(path: Path, seed: int) -> Path:
                               Qwen2VLImageProcessor, Qwen2VLProcessor)
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    specials = _qwen_specials()
-    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
-                               "image": "<|vision_start|><|image_pad|><|vision_end|>"},
-                              "You are a helpful assistant.")
-    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
-                          chat_template=template)
+    tok = _qwen_tokenizer("You are a helpful assistant.")
     vocab = tok.get_vocab()
     cfg = Qwen2VLConfig(
         text_config=_qwen2_text(vocab, rope_parameters={
@@ -411,7 +406,7 @@ def _build_qwen2_vl(path: Path, seed: int) -> Path:
     proc = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(size=pixels), tokenizer=tok,
                             video_processor=Qwen2VLVideoProcessor(size=pixels,
                                                                   cap_pixels_per_frame=True),
-                            chat_template=template)
+                            chat_template=tok.chat_template)
     _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
     return _save(model, proc, path)
 
@@ -532,12 +527,7 @@ def _build_video_llama_3(path: Path, seed: int) -> Path:
                               VideoLlama3ImageProcessor, VideoLlama3Processor,
                               VideoLlama3VideoProcessor)
 
-    specials = _qwen_specials()
-    template = _chat_template({"video": "<|vision_start|><|video_pad|><|vision_end|>",
-                               "image": "<|vision_start|><|image_pad|><|vision_end|>"},
-                              "You are a helpful assistant.")
-    tok = _make_tokenizer(specials, pad="<|endoftext|>", eos="<|im_end|>",
-                          chat_template=template)
+    tok = _qwen_tokenizer("You are a helpful assistant.")
     vocab = tok.get_vocab()
     cfg = VideoLlama3Config(
         text_config=dict(model_type="qwen2", **_qwen2_text(vocab)),
@@ -550,7 +540,7 @@ def _build_video_llama_3(path: Path, seed: int) -> Path:
     proc = VideoLlama3Processor(image_processor=VideoLlama3ImageProcessor(size=pixels),
                                 tokenizer=tok,
                                 video_processor=VideoLlama3VideoProcessor(size=pixels),
-                                chat_template=template)
+                                chat_template=tok.chat_template)
     _gen_ids(model, vocab["<|endoftext|>"], vocab["<|im_end|>"])
     return _save(model, proc, path)
 
