@@ -115,16 +115,7 @@ def run(args) -> int:
                            retry_errors=args.retry_errors, on_plan=on_plan, progress=progress)
     if result.stats is not None:
         console.print(result.stats.summary())
-    from ..report.leaderboard import write_markdown
-
-    paths = result.write(args.out)
-    paths["leaderboard_md"] = write_markdown(result.leaderboard, args.out / "leaderboard.md",
-                                             result.intervals)
-    if args.report:
-        from ..report import write_report
-
-        paths.update(write_report(result, args.out / "report.html", args.out / "report.md",
-                                  examples=args.examples))
+    paths = _write_outputs(args, result)
     if not args.quiet:
         board = result.leaderboard
         cols = ["overall_rank", "model"] + [s.column for s in board.attrs["metrics"]] + [
@@ -154,7 +145,6 @@ def _run_vbench(args, suite, check) -> int:
     from ..bench.vbench import run_vbench, select_dimensions
     from ..run.store import Store
     from . import console, out, styled
-    from ..report.leaderboard import write_markdown
 
     dims, custom, _ = select_dimensions(check, args.dimension)  # checked before the store opens
     console.print(f"VBench protocol ({'custom input' if custom else 'standard'}): "
@@ -168,14 +158,7 @@ def _run_vbench(args, suite, check) -> int:
         console.print(result.stats.summary())
     for msg in result.problems[len(check.problems()):]:
         console.print(styled(("note:", "yellow"), f" {msg}"), soft_wrap=True)
-    paths = result.write(args.out)
-    paths["leaderboard_md"] = write_markdown(result.leaderboard, args.out / "leaderboard.md",
-                                             result.intervals)
-    if args.report:
-        from ..report import write_report
-
-        paths.update(write_report(result, args.out / "report.html", args.out / "report.md",
-                                  examples=args.examples))
+    paths = _write_outputs(args, result)
     if not args.quiet:
         board = result.leaderboard
         cols = ["overall_rank", "model"] + list(board.attrs.get("shown", []))
@@ -214,3 +197,19 @@ def _scoring_display(stack: ExitStack, store_path):
     stack.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore", MetricLoadWarning)
     return on_plan, lambda n: bar["advance"](n)
+
+
+def _write_outputs(args, result) -> dict:
+    """The bench folder's files: the result's tables, ``leaderboard.md`` and, with
+    ``--report``, the HTML and Markdown reports; returns what was written."""
+    from ..report.leaderboard import write_markdown
+
+    paths = result.write(args.out)
+    paths["leaderboard_md"] = write_markdown(result.leaderboard, args.out / "leaderboard.md",
+                                             result.intervals)
+    if args.report:
+        from ..report import write_report
+
+        paths.update(write_report(result, args.out / "report.html", args.out / "report.md",
+                                  examples=args.examples))
+    return paths
