@@ -7,10 +7,12 @@ from pathlib import Path
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "train", help="train an LMM evaluator (LoRA + regression heads) on human MOS",
+        "train", help="train an LMM evaluator (LoRA + regression heads) or fine-tune a VQA network on MOS",
         description="Fine-tune a video chat model from the checkpoint table on human scores: "
                     "LoRA on the language model, one MLP head per dimension on the hidden "
                     "state before the answer's level word, optional projector and QA stages. "
+                    "With a vqa: section it fine-tunes FAST-VQA, FasterVQA or DOVER from its "
+                    "official checkpoint instead. "
                     "The output folder scores new videos with --metric trained:DIR. "
                     "Several GPUs: accelerate launch --num_processes N -m videojury train "
                     "CONFIG. See docs/training.md.")
@@ -39,7 +41,7 @@ def run(args) -> int:
         overrides.append(f"train.max_steps={args.max_steps}")
     cfg = load_config(args.config, overrides)
     require("torch", "models", "videojury train")
-    from ..train.loop import train
+    from ..train import train
 
     log = (lambda msg: None) if args.quiet else (lambda msg: console.print(msg))
     res = train(cfg, resume=args.resume, log=log)

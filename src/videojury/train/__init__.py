@@ -4,6 +4,9 @@
   from the checkpoint table on human MOS (LOVE's recipe), with optional
   projector and QA stages; the result is a folder that
   ``load_metric("trained:DIR")`` scores with.
+* the same :func:`train` with a ``vqa:`` section: fine-tune FAST-VQA,
+  FasterVQA or DOVER from its official checkpoint on MOS (heads or all
+  weights), scored through ``trained:DIR`` too;
 * :func:`fit_fusion` / ``videojury fit``: learn a small ridge or
   gradient-boosting model from stored metric scores to MOS on the CPU,
   cross-validated by prompt; the result is a JSON file that
@@ -23,8 +26,13 @@ __all__ = ["TrainConfig", "config_from_dict", "fit_fusion", "load_config", "load
 
 
 def train(cfg: TrainConfig, resume: bool = False, log=None, on_step=None) -> Any:
-    """Run a training configuration (see :mod:`videojury.train.loop`); ``on_step(step)``
-    is called after every optimizer step."""
+    """Run a training configuration (see :mod:`videojury.train.loop`; a ``vqa:`` section
+    fine-tunes a VQA network instead, :mod:`videojury.train.vqa`); ``on_step(step)`` is
+    called after every optimizer step."""
+    if cfg.vqa.model:
+        from .vqa import VQATrainer
+
+        return VQATrainer(cfg, log, on_step).run(resume=resume)
     from .loop import train as _train
 
     return _train(cfg, resume=resume, log=log, on_step=on_step)

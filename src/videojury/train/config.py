@@ -154,6 +154,31 @@ class StageConfig:
 
 
 @dataclass
+class VQAConfig:
+    """Fine-tune a deep VQA network on MOS instead of an LMM (AIGV-Assessor's baselines).
+
+    ``model``: ``fast_vqa``, ``faster_vqa`` or ``dover`` (empty: the LMM
+    trainer). ``weights``: its official checkpoint (a short name of the
+    weight-file table or a path; empty: the metric's default file).
+    ``train``: ``head`` (frozen backbone, its features computed once and
+    kept in memory; fast) or ``all`` (the whole network). ``seed``: the
+    fragment draws of the test-time views (the metric's ``seed`` option), the
+    same views at every epoch and at scoring time. ``calibrate``: start the
+    output map (MOS/scale = a * raw + b) at the least-squares fit of the
+    untrained network's raw scores on the training set.
+    """
+
+    model: str = ""
+    weights: str = ""
+    train: str = "head"
+    seed: int = 0
+    calibrate: bool = True
+
+
+VQA_MODELS = ("fast_vqa", "faster_vqa", "dover")
+
+
+@dataclass
 class TrainLoopConfig:
     """Optimisation and bookkeeping.
 
@@ -201,6 +226,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
+    vqa: VQAConfig = field(default_factory=VQAConfig)
     source: str = ""  # file the config was read from (relative paths start at its folder)
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,7 +235,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check values that the types alone do not (raises :class:`InputError`)."""
-        if not self.base:
+        if self.vqa.model:
+            self._validate_vqa()
+        elif not self.base:
             raise InputError("config: 'base' is empty; name the backbone checkpoint (a short "
                              "name such as internvl3-8b, a folder, or a hub id)")
         if not self.output_dir:
@@ -254,6 +282,29 @@ class TrainConfig:
             raise InputError("config: lora.r must be >= 0 (0: no LoRA), alpha > 0, "
                              "0 <= dropout < 1")
         return self
+
+    def _validate_vqa(self) -> None:
+        v = self.vqa
+        if v.model not in VQA_MODELS:
+            raise InputError(f"config: vqa.model must be one of {', '.join(VQA_MODELS)}, got "
+                             f"{v.model!r}")
+        if v.train not in ("head", "all"):
+            raise InputError(f"config: vqa.train must be head or all, got {v.train!r}")
+        if v.seed < 0:
+            raise InputError("config: vqa.seed must be >= 0")
+        if self.base:
+            raise InputError("config: give either 'base' (an LMM) or 'vqa.model' (a VQA "
+                             "network), not both")
+        if len(self.targets) != 1:
+            raise InputError(f"config: a VQA network predicts one score; give one target, got "
+                             f"{len(self.targets)}")
+        bad = [i for i, st in enumerate(self.stages) if st.kind != "regression"]
+        if bad:
+            raise InputError(f"config: stages[{bad[0]}].kind is {self.stages[bad[0]].kind!r}; "
+                             "a VQA network trains regression stages only")
+        if self.loss.lm:
+            raise InputError("config: loss.lm needs a language model; set it to 0 with "
+                             "vqa.model")
 
     def resolve_path(self, value: str) -> str:
         """``value`` relative to the config file's folder (absolute paths unchanged)."""

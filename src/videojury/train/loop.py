@@ -99,6 +99,11 @@ class Trainer(CheckpointMixin, EvaluationMixin):
     (:mod:`.runlog`); this class sets the run up and drives the stages.
     """
 
+    # What ``_finish`` copies from the selected evaluator up into ``output_dir``
+    # (evaluator.json last, so a reader never sees it before its weights).
+    export_files: tuple[str, ...] = ("adapter.safetensors", HEADS_FILE, "val_predictions.csv",
+                                     "evaluator.json")
+
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None,
                  on_step: Callable[[int], None] | None = None) -> None:
         self.cfg = cfg
@@ -529,8 +534,7 @@ class Trainer(CheckpointMixin, EvaluationMixin):
         self._export(self.out / "last", final)
         chosen = self.out / "best" if (self.out / "best").exists() else self.out / "last"
         if self.main:
-            names = ["adapter.safetensors", HEADS_FILE, "val_predictions.csv", "evaluator.json"]
-            names = [n for n in names if (chosen / n).exists()]
+            names = [n for n in self.export_files if (chosen / n).exists()]
             for name in names:
                 shutil.copyfile(chosen / name, self.out / (name + ".tmp"))
             # evaluator.json last, so a reader never sees it before its weights.

@@ -111,6 +111,75 @@ class TrainedEvaluatorMetric(Metric):
         return _rebuild, (self.folder, dict(self.options))
 
 
+class TrainedVQAMetric(Metric):
+    """Base of the per-folder classes :func:`trained_metric` makes for fine-tuned VQA networks.
+
+    The views are the base metric's own (``fast_vqa`` / ``faster_vqa`` /
+    ``dover`` with the seed the network was trained with), so a video is
+    scored on exactly the input it would have been trained on.
+    """
+
+    extra = "models"
+    description = "deep VQA network fine-tuned on MOS with videojury train (vqa: section)"
+    reference = "AIGV-Assessor's fine-tuned VQA baselines (Wang et al., 2025)"
+    default_options = {"device": "", "batch_size": 4}
+    runtime_options = frozenset({"device", "batch_size"})
+    folder: str = ""
+    meta: dict[str, Any] = {}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        if int(self.options["batch_size"]) < 1:
+            raise MetricError(f"metric {self.name}: batch_size must be >= 1")
+        self._model = None
+        self._base = load_metric(str(self.meta["vqa"]["model"]),
+                                 seed=int(self.meta["vqa"].get("seed", 0)))
+
+    def frame_policy(self) -> FramePolicy:
+        return self._base.frame_policy()
+
+    def device(self) -> str:
+        from ..models.loading import select_device
+
+        return select_device(self.options["device"] or None)
+
+    def identity(self, hash_file) -> dict[str, str]:
+        return {"device": self.device().split(":", 1)[0], "dtype": "float32"}
+
+    def load(self) -> None:
+        if self._model is None:
+            from .vqa import load_vqa_evaluator
+
+            self._model = load_vqa_evaluator(self.folder, self.meta, self.device())
+
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        return self.score_batch([frames], [item])[0]
+
+    def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
+        import torch
+
+        self.load()
+        with self.timed("preprocess"):
+            views = [self._base.views(f) for f in frames]
+        keys = ("tech", "aes") if self._base.name == "dover" else ("clips",)
+        if len(keys) == 1:
+            views = [(v,) for v in views]
+        t = self.meta["targets"][0]
+        out: list[dict[str, float]] = []
+        bs = int(self.options["batch_size"])
+        with self.timed("model"), torch.no_grad():
+            for start in range(0, len(views), bs):
+                chunk = views[start:start + bs]
+                inputs = {k: torch.stack([v[j] for v in chunk]).to(self.device())
+                          for j, k in enumerate(keys)}
+                preds = self._model(inputs)["preds"][:, 0].double().cpu().tolist()
+                out += [{t["name"]: p * float(t["scale"])} for p in preds]
+        return out
+
+    def __reduce__(self):
+        return _rebuild, (self.folder, dict(self.options))
+
+
 class FusionMetric(Metric):
     """Base of the per-folder classes :func:`trained_metric` makes for fusion models."""
 
@@ -205,6 +274,15 @@ def trained_metric(folder: str, **options: Any) -> Metric:
 
         meta = read_meta(p)
         files = [p / "evaluator.json"] + [p / n for n in sorted(meta["files"])]
+        if meta.get("kind") == "vqa":
+            t = meta["targets"][0]
+            cls = type("TrainedVQA", (TrainedVQAMetric,), {
+                "name": f"trained:{p.resolve().name}", "version": _digest(files),
+                "fields": (ScoreField(t["name"], None, None, True,
+                                      f"predicted MOS (0-{float(t['scale']):g}) of the "
+                                      f"fine-tuned {meta['vqa']['model']}"),),
+                "folder": str(p.resolve()), "meta": meta})
+            return cls(**options)
         qa = str(options.get("qa", False)).strip().lower() in ("1", "true", "yes", "on")
         fields = [ScoreField(t["name"], None, None, True,
                              f"predicted MOS (0-{float(t['scale']):g})")
@@ -234,4 +312,4 @@ def trained_metric(folder: str, **options: Any) -> Metric:
 
 register_scheme("trained", trained_metric)
 
-__all__ = ["FusionMetric", "TrainedEvaluatorMetric", "trained_metric"]
+__all__ = ["FusionMetric", "TrainedEvaluatorMetric", "TrainedVQAMetric", "trained_metric"]

@@ -123,7 +123,9 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise MetricError(f"{path}: evaluator format {meta.get('format_version')} is newer than "
                           f"this videojury reads ({FORMAT_VERSION}); upgrade videojury")
-    for key in ("base", "targets", "frames", "head", "files"):
+    needed = (("vqa", "targets", "files") if meta.get("kind") == "vqa"
+              else ("base", "targets", "frames", "head", "files"))
+    for key in needed:
         if key not in meta:
             raise MetricError(f"{path}: field {key!r} is missing")
     return meta
