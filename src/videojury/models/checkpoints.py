@@ -579,6 +579,10 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip", "BSD-3-Clause",
                20.1, "RAFT-large trained on FlyingThings (Teed & Deng, ECCV 2020); VBench "
                "dynamic_degree", "raft_model/models", archive_member="models/raft-things.pth"),
+    WeightFile("amt-s", "amt-s.pth", "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
+               "CC BY-NC 4.0 (NON-COMMERCIAL use only)", 11.4,
+               "AMT-S frame interpolation (Li et al., CVPR 2023), 2.99M parameters; VBench "
+               "motion_smoothness (size from the parameter count)", "amt_model"),
     WeightFile("fast-vqa-b", "FAST_VQA_B_1_4.pth",
                "https://github.com/TimothyHTimothy/FAST-VQA/releases/download/v2.0.0/"
                "FAST_VQA_B_1_4.pth", "MIT", 106.0,

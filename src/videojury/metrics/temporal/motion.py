@@ -30,6 +30,9 @@ arithmetic and swap in OpenCV's DIS optical flow, which needs no weights:
 converted; every ``round(fps / 8)``-th frame at native size, 20 iterations):
 see :mod:`videojury.metrics.vbench.raft`. ``method=dis`` (the default, no
 weights) is the restatement above: a documented deviation from VBench.
+Likewise ``motion_smoothness:method=amt`` is VBench's own procedure with AMT-S
+(``amt-s.pth``): see :mod:`videojury.metrics.vbench.amt`; ``method=dis`` (the
+default, no weights) is the DIS restatement above.
 
 DIS runs with its ``fast`` preset by default (``preset=medium`` is about 4x
 slower): on textured pans both recover the true displacement within 5% and
@@ -179,17 +182,54 @@ class MotionSmoothness(Metric):
     name = "motion_smoothness"
     version = "1"
     fields = (ScoreField("motion_smoothness", 0.0, 1.0, True,
-                         "(255 - MAE of flow-interpolated odd frames) / 255"),)
-    description = "Frame-interpolation error of odd frames from even ones (DIS flow)."
-    reference = "VBench motion_smoothness (AMT replaced by DIS-flow interpolation)"
-    default_options = {"short_side": 0, "max_frames": 0, "preset": "fast"}
-    option_choices = {"preset": tuple(_PRESETS)}
+                         "(255 - MAE of interpolated odd frames) / 255"),)
+    description = ("Frame-interpolation error of odd frames from even ones; method=amt is "
+                   "VBench's (AMT-S, amt-s.pth), method=dis needs no weights.")
+    reference = "VBench motion_smoothness (method=amt: VBench's AMT-S; dis: DIS-flow instead)"
+    default_options = {"short_side": 0, "max_frames": 0, "preset": "fast", "method": "dis",
+                       "model": "amt-s", "device": "", "batch_size": 8}
+    option_choices = {"preset": tuple(_PRESETS), "method": ("dis", "amt")}
+    runtime_options = frozenset({"device", "batch_size"})
+    # The weight file is keyed by its content (identity), not by how it was named.
+    resolved_options = frozenset({"model"})
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        if self._amt():
+            # VBench's AMT rule reads every frame at native size.
+            for opt in ("short_side", "max_frames"):
+                if self.options[opt]:
+                    raise MetricError(f"metric motion_smoothness: {opt} applies to method=dis "
+                                      "only; method=amt reads every frame at native size, "
+                                      "as VBench does")
+
+    def _amt(self) -> bool:
+        return self.options["method"] == "amt"
+
+    def identity(self, hash_file) -> dict[str, str]:
+        if not self._amt():
+            return {}
+        from ..vbench.amt import amt_identity
+
+        return amt_identity(self, hash_file)
+
+    def load(self) -> None:
+        if self._amt():
+            from ..vbench.amt import amt_model
+
+            amt_model(self)
 
     def frame_policy(self) -> FramePolicy:
+        if self._amt():
+            return FramePolicy.all(min_frames=3, stream=True)
         return FramePolicy.all(max_frames=self.options["max_frames"] or None, min_frames=3,
                                resize=_resize(self.options["short_side"]), stream=True)
 
     def score(self, frames: Frames, item) -> dict[str, float]:
+        if self._amt():
+            from ..vbench.amt import score_amt
+
+            return score_amt(self, frames)
         # Streamed: three frames held at a time. Each odd frame j - 1 is
         # predicted from frames j - 2 and j once frame j (even) arrives.
         errors = []
