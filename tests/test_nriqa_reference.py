@@ -1,17 +1,17 @@
 """HOSA, QAC, BMPRI and BPRI against LOVE's MATLAB code run in GNU Octave.
 
 The reference numbers below were produced by
-``benchmarks/parity/octave_nriqa/run.py`` (LOVE commit 919fe92, Octave 7.3.0,
-image package 2.14.0, Debian libsvm-tools, OpenJPEG 2.5 tools) on the five
-calibration images; the tests need no Octave. The images are read from
-``../shared/reference/iqa-calibration/`` and those tests skip without it.
+``benchmarks/parity/octave_nriqa/run.py`` (LOVE commit 919fe92, Octave 7.3.0
+on Debian's reference BLAS, image package 2.14.0, Debian libsvm-tools,
+OpenJPEG 2.5 tools) on the five calibration images; the tests need no
+Octave. The images are read from ``../shared/reference/iqa-calibration/``
+and those tests skip without it.
 
-What must agree: HOSA and QAC to 1e-9 (no randomness, no encoder); BMPRI's
-JPEG, JPEG 2000 and blur features and BPRI's LSSs exactly; the SVM / mapping
-stages exactly when fed Octave's features. The noise pseudo-references come
-from different random streams (MATLAB's ``randn``, Octave's, numpy's), so
-the noise features and the final BMPRI / BPRI scores are held to the
-spread of the noise draw instead (measured: docs/metrics.md).
+Everything must agree: HOSA and QAC to 1e-9; all 20 BMPRI features and
+BPRI's three exactly (the noise pseudo-references use Octave's own ``randn``
+stream, ``noise="octave"``, and PSS Octave's ``bwmorph`` shrink,
+``shrink="octave"``); the SVM / mapping stages exactly when fed Octave's
+features, hence the scores.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from videojury.metrics.classical.bmpri import (
     bmpri, bmpri_features, bmpri_score, lbp41_count, svm_scale, load_svm,
 )
 from videojury.metrics.classical.bpri import (
-    _matlab_length, _regional_max, _shrink, bpri, bpri_features, bpri_score, corners,
+    _matlab_length, _regional_max, _shrink, _shrink_octave, bpri, bpri_features, bpri_score, corners,
 )
 from videojury.metrics.classical.hosa import hosa
 from videojury.metrics.classical.pooling import love_matlab_pool
@@ -37,16 +37,16 @@ from videojury.video import FramePolicy, sample, write_video
 CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iqa-calibration"
 
 OCTAVE = {
-    "I03": {"hosa": 93.17276798236834, "qac": 0.4484365548286851, "bmpri": 72.47991118411926,
+    "I03": {"hosa": 93.17276798236836, "qac": 0.4484365548286851, "bmpri": 72.47991118411926,
             "bpri": 0.12229012038438408},
-    "I04": {"hosa": 12.026923881810134, "qac": 0.8018626748933825, "bmpri": -0.4551667155507175,
-            "bpri": -0.008750231733381178},
-    "I06": {"hosa": 11.82865221401785, "qac": 0.7218389426050411, "bmpri": 8.445510340273188,
+    "I04": {"hosa": 12.026923881809893, "qac": 0.8018626748933825, "bmpri": -0.4551667155507175,
+            "bpri": -0.008793872414243507},
+    "I06": {"hosa": 11.828652214018035, "qac": 0.7218389426050411, "bmpri": 8.445510340273188,
             "bpri": -0.009304698377593616},
-    "I08": {"hosa": 13.531332999445937, "qac": 0.7033928325670312, "bmpri": 7.477756867298069,
+    "I08": {"hosa": 13.53133299944595, "qac": 0.7033928325670311, "bmpri": 7.477756867298069,
             "bpri": -0.006714906071888921},
-    "I19": {"hosa": 68.32993223902908, "qac": 0.48893947206498145, "bmpri": 80.89930397813765,
-            "bpri": 0.20024604340133492},
+    "I19": {"hosa": 68.32993223902903, "qac": 0.48893947206498145, "bmpri": 80.89930397813765,
+            "bpri": 0.19970690628462953},
 }
 OCTAVE_BMPRI_FEATURES = {
     "I03": [0.0, 0.0, 0.0, 0.0, 0.05555555555555555, 0.90449493533748, 0.9031484894683748,
@@ -78,18 +78,10 @@ OCTAVE_BMPRI_FEATURES = {
 }
 OCTAVE_BPRI_FEATURES = {  # LSSs, LSSn, PSS
     "I03": [0.8842168109514265, 0.01900877424877576, 0.08505747126436781],
-    "I04": [0.5413825252282416, 0.17894425748143347, 0.05353075170842825],
+    "I04": [0.5413825252282416, 0.17894425748143347, 0.05239179954441914],
     "I06": [0.49971727364803986, 0.20663728769344003, 0.072992700729927],
     "I08": [0.521183470242482, 0.20832829967753627, 0.07340241796200346],
-    "I19": [0.6696362286562731, 0.03257086026852312, 0.6454219030520646],
-}
-# Our own values, pinned so that a change is noticed (BMPRI, BPRI at seed 0).
-OURS = {
-    "I03": (72.63271583478036, 0.12240948323738089),
-    "I04": (-0.336432, -0.00877015463209237),
-    "I06": (8.55194, -0.008409969749795288),
-    "I08": (7.39023, -0.0070219),
-    "I19": (80.9048, 0.200138),
+    "I19": [0.6696362286562731, 0.03257086026852312, 0.6409335727109515],
 }
 
 
@@ -119,22 +111,15 @@ def test_hosa_and_qac_equal_octave(ours, metric):
         assert ours[name][metric] == pytest.approx(ref[metric], rel=1e-9, abs=1e-12), name
 
 
-def test_bmpri_encoder_and_blur_features_equal_octave(ours):
-    # JPEG (1-5), JPEG 2000 (6-10) and blur (11-15) pseudo-references.
+def test_bmpri_features_equal_octave(ours):
+    # JPEG (1-5), JPEG 2000 (6-10), blur (11-15) and noise (16-20) pseudo-references.
     for name, ref in OCTAVE_BMPRI_FEATURES.items():
-        np.testing.assert_allclose(ours[name]["bmpri_f"][:15], ref[:15], rtol=0, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(ours[name]["bmpri_f"], ref, rtol=0, atol=1e-15, err_msg=name)
 
 
-def test_noise_features_differ_only_by_the_draw(ours):
-    for name, ref in OCTAVE_BMPRI_FEATURES.items():
-        np.testing.assert_allclose(ours[name]["bmpri_f"][15:], ref[15:], rtol=0, atol=0.004,
-                                   err_msg=name)
-        got = ours[name]["bpri_f"]
-        want = OCTAVE_BPRI_FEATURES[name]
-        assert got[0] == pytest.approx(want[0], abs=1e-12), name  # LSSs: box blur, exact
-        assert got[1] == pytest.approx(want[1], abs=0.003), name  # LSSn: noise draw
-        assert got[2] == pytest.approx(want[2], abs=0.003), name  # PSS: corner shrinking
+def test_bpri_features_equal_octave(ours):
+    for name, ref in OCTAVE_BPRI_FEATURES.items():
+        np.testing.assert_allclose(ours[name]["bpri_f"], ref, rtol=0, atol=1e-15, err_msg=name)
 
 
 def test_scoring_stage_reproduces_octave_from_its_features():
@@ -144,16 +129,27 @@ def test_scoring_stage_reproduces_octave_from_its_features():
         assert bpri_score(OCTAVE_BPRI_FEATURES[name]) == pytest.approx(ref["bpri"], abs=1e-12)
 
 
-def test_bmpri_and_bpri_scores_close_to_octave(ours):
+def test_bmpri_and_bpri_scores_equal_octave(ours):
     for name in OCTAVE:
         m, b = bmpri_score(ours[name]["bmpri_f"]), bpri_score(ours[name]["bpri_f"])
-        # Within the noise draw's spread: 0.2 DMOS points, 0.001 for BPRI.
-        assert m == pytest.approx(OCTAVE[name]["bmpri"], abs=0.2), name
-        assert b == pytest.approx(OCTAVE[name]["bpri"], abs=0.001), name
-        assert (m, b) == pytest.approx(OURS[name], rel=1e-5, abs=1e-6), name
-        if name in ("I03", "I19"):  # the two scores far from 0: within 1 %
-            assert m == pytest.approx(OCTAVE[name]["bmpri"], rel=0.01)
-            assert b == pytest.approx(OCTAVE[name]["bpri"], rel=0.01)
+        assert m == pytest.approx(OCTAVE[name]["bmpri"], abs=1e-9), name
+        assert b == pytest.approx(OCTAVE[name]["bpri"], abs=1e-12), name
+
+
+def test_other_noise_stream_and_shrink_move_only_their_features(images):
+    im = images["I04"]
+    f, g = bmpri_features(im), bpri_features(im)
+    f_pcg = bmpri_features(im, noise="pcg64")
+    assert np.array_equal(f_pcg[:15], f[:15]) and not np.array_equal(f_pcg[15:], f[15:])
+    # numpy's PCG64 draw moves the noise features by the draw's spread only.
+    np.testing.assert_allclose(f_pcg[15:], f[15:], atol=0.004)
+    g_sub = bpri_features(im, shrink="subfield")
+    assert g_sub[:2].tolist() == g[:2].tolist() and g_sub[2] != g[2]
+    assert abs(g_sub[2] - g[2]) < 0.003
+    with pytest.raises(ValueError, match="noise stream"):
+        bmpri_features(im, noise="matlab")
+    with pytest.raises(ValueError, match="shrink"):
+        bpri_features(im, shrink="matlab")
 
 
 def test_image_functions_equal_features_then_score(images):
@@ -174,6 +170,22 @@ def test_lbp_count_and_svm_scale_rounding():
     # %f then %g: six significant digits, like svm-scale's text output.
     assert all(len(f"{v:g}".lstrip("-").replace(".", "").lstrip("0")) <= 6 for v in scaled)
     assert svm_scale(model["feature_min"], model)[0] == -1.0
+
+
+def test_octave_shrink_lookup_tables():
+    # Octave's own bwmorph test: true(11) shrinks to the single pixel (6, 6).
+    out = _shrink_octave(np.ones((11, 11), bool))
+    assert out.sum() == 1 and out[5, 5]
+    blob = np.zeros((9, 9), bool)
+    blob[2:6, 3:7] = True
+    lone = blob.copy()
+    lone[8, 0] = True  # an isolated pixel stays
+    out = _shrink_octave(lone)
+    assert out[8, 0] and out.sum() == 2 and lone[out].all()
+    ring = np.zeros((7, 7), bool)
+    ring[1:6, 1:6] = True
+    ring[3, 3] = False  # a hole: Euler number kept, never shrinks to a point
+    assert _shrink_octave(ring).sum() >= 4
 
 
 def test_matlab_length_and_shrink_and_regional_max():

@@ -22,10 +22,19 @@ Octave; nothing else in LOVE's code is changed:
 
 Needs: ``apt-get install octave octave-image libsvm-tools libopenjp2-tools``.
 Writes one CSV row per image with the four scores and Octave's seconds.
+
+BLAS: Octave's ``conv2`` sums with BLAS ``daxpy``; Debian's OpenBLAS uses
+fused multiply-adds there, so the last bit of ``corner``'s metric (and with
+it which pixels of a flat plateau are regional maxima, hence BPRI's PSS)
+depends on the BLAS and the CPU. When Debian's reference BLAS
+(``libblas3``, ``/usr/lib/x86_64-linux-gnu/blas``) is installed it is used
+for the run (``LD_LIBRARY_PATH``), which makes the reference reproducible;
+``--openblas`` keeps the system's default.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -33,6 +42,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REFERENCE_BLAS = Path("/usr/lib/x86_64-linux-gnu/blas")
 
 PATCHES = {
     "BMPRI/BMPRI_score.m": [("[SVMpath '\\SVM']", "[SVMpath '/SVM']")],
@@ -63,7 +73,7 @@ def prepare(love: Path, dest: Path) -> Path:
     return root
 
 
-def run(love: Path, out: Path, images: list[Path]) -> None:
+def run(love: Path, out: Path, images: list[Path], openblas: bool = False) -> None:
     for tool in ("octave-cli", "svm-scale", "svm-predict", "opj_compress", "opj_decompress"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install octave octave-image "
@@ -72,11 +82,19 @@ def run(love: Path, out: Path, images: list[Path]) -> None:
         root = prepare(love, Path(tmp))
         lst = Path(tmp) / "images.txt"
         lst.write_text("\n".join(str(p.resolve()) for p in images) + "\n")
+        env = dict(os.environ)
+        if not openblas and (REFERENCE_BLAS / "libblas.so.3").exists():
+            env["LD_LIBRARY_PATH"] = f"{REFERENCE_BLAS}:{env.get('LD_LIBRARY_PATH', '')}"
+        elif not openblas:
+            print("reference BLAS not found (apt-get install libblas3): using the default BLAS",
+                  file=sys.stderr)
         subprocess.run(["octave-cli", "--no-gui", "--quiet", str(HERE / "score_images.m"),
-                        str(root), str(lst), str(out.resolve())], check=True, cwd=HERE)
+                        str(root), str(lst), str(out.resolve())], check=True, cwd=HERE, env=env)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 4:
+    args = [a for a in sys.argv[1:] if a != "--openblas"]
+    if len(args) < 3:
         raise SystemExit(__doc__)
-    run(Path(sys.argv[1]), Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]])
+    run(Path(args[0]), Path(args[1]), [Path(p) for p in args[2:]],
+        openblas="--openblas" in sys.argv[1:])

@@ -22,9 +22,13 @@ gx = imfilter(I, [-1 0 1], 'replicate', 'same', 'conv');
 gy = imfilter(I, [-1 0 1]', 'replicate', 'same', 'conv');
 gx = gx(2:end-1, 2:end-1);
 gy = gy(2:end-1, 2:end-1);
-A = imfilter(gx .* gx, w, 'replicate', 'full', 'conv');
-B = imfilter(gy .* gy, w, 'replicate', 'full', 'conv');
-C = imfilter(gx .* gy, w, 'replicate', 'full', 'conv');
+% MATLAB's imfilter(..., 'replicate', 'full', 'conv') pads by the filter
+% size minus one; Octave's pads by half of it and zero-fills the rest, so
+% the outer ring would differ: pad explicitly and take the valid part.
+r = numel(coef) - 1;
+A = conv2(padarray(gx .* gx, [r r], 'replicate'), w, 'valid');
+B = conv2(padarray(gy .* gy, [r r], 'replicate'), w, 'valid');
+C = conv2(padarray(gx .* gy, [r r], 'replicate'), w, 'valid');
 cut = max(0, (numel(coef) - 1) / 2 - 1);
 A = A(cut+1:end-cut, cut+1:end-cut);
 B = B(cut+1:end-cut, cut+1:end-cut);

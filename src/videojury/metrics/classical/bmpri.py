@@ -15,20 +15,20 @@ Each of the 20 features is ``sum(map_image & map_pseudo) / (sum(map_pseudo) + 1)
 an epsilon-SVR (RBF, libsvm) maps them, scaled to [-1, 1] with the released
 ranges, to a quality score, lower is better (it predicts DMOS-like numbers).
 
-What cannot be bit-exact: the JPEG and JPEG 2000 encoders (MATLAB uses its
-own libjpeg build and Kakadu; we use Pillow's libjpeg-turbo and OpenJPEG with
-MATLAB's documented defaults, see :func:`jpeg_roundtrip`,
-:func:`jp2_roundtrip`) and the noise (MATLAB's ``randn`` stream under
-``rng(seed)``; we use numpy's PCG64 seeded with 0). ``docs/metrics.md``
-quantifies both against the same MATLAB code run in GNU Octave. The libsvm
-text round trips of the release (features printed with ``%f``, scaled
-features with ``%g``) are reproduced.
+Against the same MATLAB code run in GNU Octave (``docs/metrics.md``) all 20
+features agree exactly on the calibration images: Pillow's libjpeg-turbo
+and OpenJPEG give the same pseudo-references as Octave's encoders there, and
+the noise uses Octave's own ``randn`` stream under ``rng(seed)``
+(``noise="octave"``, :mod:`.octave_rng`; ``"pcg64"`` is numpy's instead).
+MATLAB's own draw is not reproduced by either. The libsvm text round trips
+of the release (features printed with ``%f``, scaled features with ``%g``)
+are reproduced.
 """
 
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
 import numpy as np
@@ -106,32 +106,64 @@ def jp2_roundtrip(image: np.ndarray, ratio: float) -> np.ndarray:
         return np.asarray(im)
 
 
-def noise_draw(shape: tuple[int, ...], seed: int = NOISE_SEED) -> np.ndarray:
+NOISE_STREAMS = ("octave", "pcg64")
+
+
+@lru_cache(maxsize=4)
+def _draw(shape: tuple[int, ...], seed: int, noise: str) -> np.ndarray:
+    if noise == "octave":
+        from .octave_rng import matlab_twister_state, octave_randn
+
+        z = octave_randn(shape, matlab_twister_state(seed))
+    elif noise == "pcg64":
+        z = np.random.Generator(np.random.PCG64(seed)).standard_normal(shape)
+    else:
+        raise ValueError(f"unknown noise stream {noise!r}: use one of {', '.join(NOISE_STREAMS)}")
+    z.setflags(write=False)
+    return z
+
+
+def noise_draw(shape: tuple[int, ...], seed: int = NOISE_SEED, noise: str = "octave") -> np.ndarray:
     """The standard normal draw behind every noise pseudo-reference of one image.
 
     The release calls ``rng(seed)`` before each ``imnoise``, so all strengths
-    share one draw, scaled; we draw once and scale it too.
+    share one draw, scaled; we draw once and scale it too. ``noise="octave"``
+    (the default) is GNU Octave's ``rng(seed); randn(size(img))`` for the
+    release's ``seed.mat`` (MATLAB's ``rng(seed, 'twister')`` structure), draw
+    for draw (:mod:`.octave_rng`); ``"pcg64"`` is numpy's PCG64 seeded with
+    ``seed``. Neither is MATLAB's own draw (``docs/metrics.md``). The draw
+    is cached per (shape, seed, stream) and read-only.
     """
-    return np.random.Generator(np.random.PCG64(seed)).standard_normal(shape)
+    return _draw(tuple(int(s) for s in shape), int(seed), str(noise))
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    """Octave/MATLAB ``uint8(x)`` of doubles: round half away from zero, saturate."""
+    y = np.clip(x, 0.0, 255.0)
+    r = np.floor(y)
+    r += (y - r) >= 0.5
+    return r.astype(np.uint8)
 
 
 def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
-                   draw: np.ndarray | None = None) -> np.ndarray:
-    """MATLAB ``imnoise(uint8, 'gaussian', 0, variance)`` with a seeded numpy stream."""
-    z = noise_draw(image.shape, seed) if draw is None else draw
-    x = image.astype(np.float64) / 255.0 + np.sqrt(variance) * z
-    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+                   draw: np.ndarray | None = None, noise: str = "octave") -> np.ndarray:
+    """``imnoise(uint8, 'gaussian', 0, variance)`` after ``rng(seed)``: im2double,
+    plus ``sqrt(variance)`` times the draw, back to uint8 (``uint8(x * 255)``)."""
+    z = noise_draw(image.shape, seed, noise) if draw is None else draw
+    x = image.astype(np.float64) / 255.0 + z * np.sqrt(variance)
+    return _to_uint8(x * 255.0)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
     return matlab.rgb2gray(image) if image.ndim == 3 else image
 
 
-def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED) -> np.ndarray:
+def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED,
+                   noise: str = "octave") -> np.ndarray:
     """The 20 BMPRI features (JPEG, JPEG 2000, blur, noise; 5 strengths each).
 
-    ``seed`` seeds the noise pseudo-references (MATLAB's stream cannot be
-    reproduced; varying it shows how much the score depends on the draw).
+    ``seed`` and ``noise`` choose the noise pseudo-references' draw (see
+    :func:`noise_draw`; varying the seed shows how much the score depends on it).
     """
     img = matlab.as_uint8_image(image)
     gray = _gray(img)
@@ -149,7 +181,7 @@ def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED) -> np.ndarray:
     for s in BLUR_SIGMAS:
         c = lbp41_count(imfilter_uint8(gray, matlab.gaussian_window(3, s)))
         feats.append(_ratio(edge, (c == 2) | (c == 3)))
-    draw = noise_draw(img.shape, seed)
+    draw = noise_draw(img.shape, seed, noise)
     for v in NOISE_VARIANCES:
         feats.append(_ratio(noisy, lbp41_count(_gray(gaussian_noise(img, v, draw=draw))) <= 1))
     return np.array(feats)
@@ -182,12 +214,12 @@ def rbf_kernel(x: np.ndarray, model: dict[str, np.ndarray]) -> np.ndarray:
     return np.exp(-float(model["gamma"]) * np.sum(diff * diff, axis=1))
 
 
-def bmpri(image: np.ndarray, seed: int = NOISE_SEED) -> float:
+def bmpri(image: np.ndarray, seed: int = NOISE_SEED, noise: str = "octave") -> float:
     """BMPRI of a uint8 RGB (H, W, 3) or gray (H, W) image; lower is better.
 
     Raises ``ValueError`` for invalid input or an image smaller than 3x3.
     """
-    return bmpri_score(bmpri_features(image, seed))
+    return bmpri_score(bmpri_features(image, seed, noise))
 
 
 def bmpri_score(features: np.ndarray) -> float:
@@ -208,10 +240,15 @@ class BMPRI(FrameIQAMetric):
     """BMPRI of uniformly sampled frames, pooled (lower is better)."""
 
     name = "bmpri"
-    version = "1"
+    version = "2"
     fields = (ScoreField("bmpri", None, None, False,
                          "multiple-pseudo-reference LBP similarity mapped by the released SVR; "
                          "a DMOS-like number, lower is better"),)
     description = "BMPRI (LOVE NRIQA MATLAB code port) per frame, pooled over sampled frames."
     reference = "Min et al., IEEE Trans. Broadcasting 2018; IntMeGroup/LOVE NRIQA/BMPRI"
     image_score = staticmethod(bmpri)
+    default_options = {**FrameIQAMetric.default_options, "noise": "octave"}
+    option_choices = {"noise": NOISE_STREAMS}
+
+    def image_function(self):
+        return partial(bmpri, noise=self.options["noise"])

@@ -19,19 +19,24 @@ mixed by the probabilities of a 3-class libsvm C-SVC (RBF) on the raw
 features scaled to [0, 1] (``BPRIp``, the release's default output). Lower is
 better (DMOS-like).
 
-Not bit-exact by construction: the JPEG encoder and the noise stream (see
-:mod:`.bmpri`), and MATLAB's ``corner``/``bwmorph('shrink')``, which we
-re-implement from their documented behaviour (:func:`corners`).
+Against LOVE's code in GNU Octave the three features agree exactly on the
+calibration images with the defaults: Octave's noise stream (see
+:mod:`.bmpri`) and Octave's ``bwmorph(..., 'shrink', Inf)`` (Pratt's lookup
+tables, ``shrink="octave"``) inside MATLAB's ``corner``, which we
+re-implement from its documented algorithm (:func:`corners`);
+``shrink="subfield"`` is a simple-pixel sub-field shrink instead.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-from scipy.ndimage import correlate1d, label, maximum_filter
+from scipy.ndimage import label, maximum_filter
 
 from . import matlab
 from .bmpri import (
-    _gray, _printf, gaussian_noise, imfilter_uint8, jpeg_roundtrip, lbp41_count, load_svm,
+    NOISE_STREAMS, _gray, _printf, gaussian_noise, imfilter_uint8, jpeg_roundtrip, lbp41_count, load_svm,
     rbf_kernel, svm_scale,
 )
 
@@ -46,19 +51,33 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a & b)) / (float(np.count_nonzero(a | b)) + 1.0)
 
 
+_W = np.outer(_FILTER, _FILTER)
+
+
+def _smooth_full(v: np.ndarray) -> np.ndarray:
+    """``imfilter(v, w, 'replicate', 'full', 'conv')`` for the 3x3 window ``w``:
+    the input padded by 2 (replicate), the valid part of the convolution.
+
+    The nine products are summed in the order of Octave's ``conv2`` (kernel
+    columns outer, rows inner, from zero, each sum rounded), so the metric is
+    bit for bit that of the Octave reference on a non-FMA BLAS; on flat
+    regions the regional maxima depend on such last-bit differences.
+    """
+    p = np.pad(v, 2, mode="edge")
+    h, w = v.shape[0] + 2, v.shape[1] + 2
+    out = np.zeros((h, w))
+    for j in range(3):
+        for i in range(3):
+            out += _W[i, j] * p[2 - i:2 - i + h, 2 - j:2 - j + w]
+    return out
+
+
 def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
     """MATLAB ``cornermetric(I, 'MinimumEigenvalue', 'FilterCoefficients', g3)``."""
     img = gray.astype(np.float64) / 255.0
     gx = img[1:-1, :-2] - img[1:-1, 2:]
     gy = img[:-2, 1:-1] - img[2:, 1:-1]
-
-    def smooth(v: np.ndarray) -> np.ndarray:  # 'replicate', 'full', trimmed back
-        p = np.pad(v, 2, mode="edge")
-        out = correlate1d(correlate1d(p, _FILTER, axis=0, mode="nearest"), _FILTER, axis=1,
-                          mode="nearest")
-        return out[1:-1, 1:-1]
-
-    a, b, c = smooth(gx * gx), smooth(gy * gy), smooth(gx * gy)
+    a, b, c = _smooth_full(gx * gx), _smooth_full(gy * gy), _smooth_full(gx * gy)
     return ((a + b) - np.sqrt((a - b) ** 2 + 4.0 * c * c)) / 2.0
 
 
@@ -145,16 +164,85 @@ def _shrink(bw: np.ndarray) -> np.ndarray:
     return pad[1:-1, 1:-1].copy()
 
 
-def corners(gray: np.ndarray, quality: float = 0.001) -> np.ndarray:
+# Octave image package's ``bwmorph(bw, 'shrink')`` step: Pratt's conditional
+# ("S") mark patterns, then his unconditional patterns on the mark map (the
+# second table also keeps every unmarked pixel). Both are 512-entry lookup
+# tables over a 3x3 neighbourhood, entry ``sum(bit * weight) + 1`` with the
+# weights of Octave's ``applylut`` (row-major: 256 32 4 / 128 16 2 / 64 8 1);
+# stored here as the 512 bits, first entry first.
+_PRATT_SHRINK_MARK = (
+    "00007bd300009b01000080d1000000010000800000000800000080d100000800"
+    "000080000000bb0100000000000000010000800000008b00000080d100008bcc")
+_PRATT_SHRINK_KEEP = (
+    "ffff2882ffff1032ffff070dffff7f75ffff053fffff7fcdffff0d2dffff75d5"
+    "ffff957fffff652fffff7f7fffff7f7fffff452fffffffffffff7f7fffffffff")
+_LUT_WEIGHTS = ((256, 32, 4), (128, 16, 2), (64, 8, 1))
+
+
+def _lut(hex_bits: str) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(hex_bits), dtype=np.uint8)).astype(bool)
+
+
+_MARK_LUT, _KEEP_LUT = _lut(_PRATT_SHRINK_MARK), _lut(_PRATT_SHRINK_KEEP)
+
+
+def _apply_lut(bw: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Octave's ``applylut(bw, lut)`` for a 3x3 LUT (zero padding outside)."""
+    h, w = bw.shape
+    pad = np.pad(bw, 1).astype(np.int16)
+    code = np.zeros((h, w), dtype=np.int16)
+    for dy in range(3):
+        for dx in range(3):
+            code += pad[dy:dy + h, dx:dx + w] * np.int16(_LUT_WEIGHTS[dy][dx])
+    return lut[code]
+
+
+def _shrink_octave(bw: np.ndarray) -> np.ndarray:
+    """Octave's ``bwmorph(bw, 'shrink', Inf)``: ``bw & keep(mark(bw))`` until
+    nothing changes, on the bounding box of the objects larger than a pixel
+    (one-pixel objects never change, and the tables see only 3x3)."""
+    out = bw.copy()
+    lab, n = label(bw, structure=_EIGHT)
+    if n == 0:
+        return out
+    sizes = np.bincount(lab.ravel())
+    big = sizes > 1
+    big[0] = False
+    ys, xs = np.nonzero(big[lab])
+    if ys.size == 0:
+        return out
+    y0, y1 = max(int(ys.min()) - 1, 0), min(int(ys.max()) + 2, bw.shape[0])
+    x0, x1 = max(int(xs.min()) - 1, 0), min(int(xs.max()) + 2, bw.shape[1])
+    # The crop's outer ring: kept as is except where the image itself ends.
+    sub = out[y0:y1, x0:x1]
+    while True:
+        nxt = sub & _apply_lut(_apply_lut(sub, _MARK_LUT), _KEEP_LUT)
+        if np.array_equal(nxt, sub):
+            break
+        sub = nxt
+    out[y0:y1, x0:x1] = sub
+    return out
+
+
+SHRINKS = ("octave", "subfield")
+
+
+def corners(gray: np.ndarray, quality: float = 0.001, shrink: str = "octave") -> np.ndarray:
     """MATLAB ``corner(I, 'MinimumEigenvalue', N, 'FilterCoefficients',
     fspecial('gaussian', [3 1], 0.5), 'QualityLevel', quality)`` for large N:
-    1-based ``[x, y]`` rows of the shrunk regional maxima above ``quality * max``."""
+    1-based ``[x, y]`` rows of the shrunk regional maxima above ``quality * max``.
+
+    ``shrink`` is the ``bwmorph(..., 'shrink', Inf)`` used: ``"octave"``
+    (Octave image package's, Pratt's lookup tables) or ``"subfield"``
+    (simple-pixel deletion in four parity sub-fields)."""
+    if shrink not in SHRINKS:
+        raise ValueError(f"unknown shrink {shrink!r}: use one of {', '.join(SHRINKS)}")
     m = min_eigen_metric(gray)
     top = float(m.max())
     if not top > 0:
         return np.zeros((0, 2), dtype=np.int64)
     bw = _regional_max(m, quality * top)
-    bw = _shrink(bw)
+    bw = _shrink_octave(bw) if shrink == "octave" else _shrink(bw)
     bw[[0, -1], :] = False
     bw[:, [0, -1]] = False
     ys, xs = np.nonzero(bw)
@@ -171,14 +259,15 @@ def _matlab_length(rows: int) -> int:
     return 0 if rows == 0 else max(rows, 2)
 
 
-def pss(gray: np.ndarray) -> float:
-    pts = _on_block_corner(corners(gray))
-    pri = _on_block_corner(corners(jpeg_roundtrip(gray, 0)))
+def pss(gray: np.ndarray, shrink: str = "octave") -> float:
+    pts = _on_block_corner(corners(gray, shrink=shrink))
+    pri = _on_block_corner(corners(jpeg_roundtrip(gray, 0), shrink=shrink))
     common = len(set(map(tuple, pts)) & set(map(tuple, pri)))
     return _matlab_length(common) / (_matlab_length(len(pri)) + 1.0)
 
 
-def bpri_features(image: np.ndarray, seed: int = 0) -> np.ndarray:
+def bpri_features(image: np.ndarray, seed: int = 0, noise: str = "octave",
+                  shrink: str = "octave") -> np.ndarray:
     """``[LSSs, LSSn, PSS]`` of a uint8 RGB or gray image."""
     img = matlab.as_uint8_image(image)
     gray = _gray(img)
@@ -189,9 +278,9 @@ def bpri_features(image: np.ndarray, seed: int = 0) -> np.ndarray:
     box = lbp41_count(imfilter_uint8(gray, np.full((3, 3), 1.0 / 9.0)))
     edge = (count == 2) | (count == 3)
     lss_s = _overlap(edge, (box == 2) | (box == 3))
-    noisy = lbp41_count(_gray(gaussian_noise(img, NOISE_VARIANCE, seed)))
+    noisy = lbp41_count(_gray(gaussian_noise(img, NOISE_VARIANCE, seed, noise=noise)))
     lss_n = _overlap(noisy <= 1, count <= 1)
-    return np.array([lss_s, lss_n, pss(gray)])
+    return np.array([lss_s, lss_n, pss(gray, shrink)])
 
 
 def _sigmoid(dec: float, a: float, b: float) -> float:
@@ -252,12 +341,12 @@ def _align(beta: np.ndarray, x: float) -> float:
                  + beta[3] * x + beta[4])
 
 
-def bpri(image: np.ndarray, seed: int = 0) -> float:
+def bpri(image: np.ndarray, seed: int = 0, noise: str = "octave", shrink: str = "octave") -> float:
     """BPRI (probability-weighted, the release's ``BPRIp``) of a uint8 image; lower is better.
 
     Raises ``ValueError`` for invalid input or an image smaller than 3x3.
     """
-    return bpri_score(bpri_features(image, seed))
+    return bpri_score(bpri_features(image, seed, noise, shrink))
 
 
 def bpri_score(feats: np.ndarray) -> float:
@@ -281,10 +370,15 @@ class BPRI(FrameIQAMetric):
     """BPRI of uniformly sampled frames, pooled (lower is better)."""
 
     name = "bpri"
-    version = "1"
+    version = "2"
     fields = (ScoreField("bpri", None, None, False,
                          "pseudo-reference similarity for blur, noise and blockiness, mixed by "
                          "the released distortion classifier's probabilities; lower is better"),)
     description = "BPRI (LOVE NRIQA MATLAB code port) per frame, pooled over sampled frames."
     reference = "Min et al., IEEE Trans. Multimedia 2018; IntMeGroup/LOVE NRIQA/BPRI"
     image_score = staticmethod(bpri)
+    default_options = {**FrameIQAMetric.default_options, "noise": "octave", "shrink": "octave"}
+    option_choices = {"noise": NOISE_STREAMS, "shrink": SHRINKS}
+
+    def image_function(self):
+        return partial(bpri, noise=self.options["noise"], shrink=self.options["shrink"])

@@ -92,6 +92,10 @@ class FrameIQAMetric(Metric):
         if self.options["short_side"] < 0:
             raise MetricError(f"option 'short_side' of metric {self.name!r} must be >= 0")
 
+    def image_function(self) -> Callable[[np.ndarray], float]:
+        """The per-frame scorer; a metric whose options reach it overrides this."""
+        return type(self).image_score
+
     def frame_policy(self) -> FramePolicy:
         side = self.options["short_side"]
         if self.options["pool"] == LOVE_MATLAB:
@@ -103,7 +107,7 @@ class FrameIQAMetric(Metric):
 
     def frame_scores(self, frames: Frames) -> np.ndarray:
         """The metric on every sampled frame; a frame it rejects raises :class:`MetricError`."""
-        fn = type(self).image_score
+        fn = self.image_function()
         out = np.empty(len(frames), dtype=np.float64)
         for i, frame in enumerate(frames.array):
             try:
@@ -120,7 +124,7 @@ class FrameIQAMetric(Metric):
         return {self.fields[0].name: pool_scores(values, self.options["pool"])}
 
     def _love_matlab(self, frames: Frames) -> float:
-        fn = type(self).image_score
+        fn = self.image_function()
         count = len(frames)
         if count < LOVE_FRAMES:
             raise MetricError(f"pool 'love_matlab' needs at least {LOVE_FRAMES} frames "
