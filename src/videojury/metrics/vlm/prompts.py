@@ -41,6 +41,8 @@ LEVEL_WORDS: tuple[str, ...] = ("excellent", "good", "fair", "poor", "bad")
 LEVEL_VALUES: tuple[int, ...] = (5, 4, 3, 2, 1)
 
 VQASCORE_TEMPLATE = 'Does this video show "{prompt}"? Please answer yes or no.'
+# t2v_metrics 3.0's Qwen-VL question (vqascore:preset=t2v_metrics, see t2v_preset.py)
+T2V_METRICS_QWEN_TEMPLATE = 'Does this image show "{prompt}"?'
 
 QA_TEMPLATE = "{question} Please answer yes or no."
 

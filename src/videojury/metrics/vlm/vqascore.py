@@ -10,16 +10,22 @@ LOVE-style: 8 uniform frames at 448x448), and the answer token is read right
 after the assistant turn opens. ``renormalize=true`` reports
 P(Yes) / (P(Yes) + P(No)) instead, which ignores mass the model puts on
 other tokens (useful for chatty models that start with "The" or "Sure").
+
+``preset=t2v_metrics`` computes VQAScore as t2v_metrics 3.0 does on Qwen2-VL /
+Qwen2.5-VL (its question, qwen-vl-utils' frames and sizes, the processor's
+default fps, ``generate``'s processed scores): see :mod:`.t2v_preset`. The
+default (``preset=`` empty) keys and scores as before the option existed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 import numpy as np
 
 from ...errors import MetricError
-from ...video import Frames
+from ...video import FramePolicy, Frames
 from ..base import ScoreField, register_metric
 from ._common import LMM_OPTIONS, LMMMetric
 from .prompts import VQASCORE_TEMPLATE, fill, placeholders
@@ -39,13 +45,39 @@ class VQAScore(LMMMetric):
     description = "VQAScore: P(Yes | video, 'Does this video show \"{prompt}\"?')."
     reference = "VQAScore (Lin et al., ECCV 2024), t2v_metrics"
     default_options = {**LMM_OPTIONS, "model": "qwen2.5-vl-7b", "template": VQASCORE_TEMPLATE,
-                       "renormalize": False, "yes": "Yes", "no": "No"}
+                       "renormalize": False, "yes": "Yes", "no": "No", "preset": ""}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         if "prompt" not in placeholders(self.options["template"]):
             raise MetricError("vqascore: the template must contain {prompt}, e.g. "
                               f"'{VQASCORE_TEMPLATE}'")
+        from .t2v_preset import check_options
+
+        check_options(self, self.default_options)
+
+    @property
+    def options_key(self) -> str:
+        key = super().options_key
+        if self.options.get("preset"):
+            return key
+        # no preset: keyed as before the option existed
+        keyed = {k: v for k, v in json.loads(key).items() if k != "preset"}
+        return json.dumps(keyed, sort_keys=True, separators=(",", ":"))
+
+    def frame_policy(self) -> FramePolicy:
+        if self.options.get("preset"):
+            from .t2v_preset import frame_policy
+
+            return frame_policy(self.min_frames)
+        return super().frame_policy()
+
+    def reward(self, frames: Any, prompts: Any = None, *, fps: float | None = None,
+               field: str | None = None):
+        if self.options.get("preset"):
+            raise MetricError("vqascore: preset=t2v_metrics has no reward() path (its "
+                              "preprocessing runs on uint8 frames); use the default vqascore")
+        return super().reward(frames, prompts, fps=fps, field=field)
 
     def prompts(self, items: Sequence[Any]) -> list[str]:
         """The full prompt texts (chat template applied) this metric sends for ``items``."""
@@ -58,6 +90,10 @@ class VQAScore(LMMMetric):
             from ._remote import vqascore_batch
 
             return vqascore_batch(self, frames, items)
+        if self.options.get("preset"):
+            from .t2v_preset import score_items
+
+            return score_items(self, list(frames), list(items))
         lmm = self.lmm()
         texts = self.prompts(items)
         logps = lmm.next_token_logprobs(frames, texts, self.batch_size,

@@ -1,0 +1,87 @@
+"""The reference side of ``vqascore:preset=t2v_metrics``: t2v_metrics 3.0's own Qwen2.5-VL scorer.
+
+    pip download t2v_metrics==3.0 --no-deps -d /tmp/t2vref/dl
+    (cd /tmp/t2vref && mkdir -p src && cd src && unzip -qo ../dl/t2v_metrics-3.0-py3-none-any.whl)
+    pip install --no-deps --target /tmp/t2vref/site decord qwen-vl-utils==0.0.14
+    PYTHONPATH=/tmp/t2vref/src:/tmp/t2vref/site python benchmarks/parity/t2v_metrics/reference.py OUT
+
+Only the imports the scorer needs are satisfied: the packages ``t2v_metrics``,
+``t2v_metrics.models`` and ``t2v_metrics.models.vqascore_models`` are entered
+without running their ``__init__`` (which import every scorer t2v_metrics
+ships, with their many dependencies), so ``qwen2vl_model.py``,
+``vqa_model.py``, ``model.py`` and ``constants.py`` run as shipped. The one
+change is the model table entry ``qwen2.5-vl-7b``: its paths point at the
+tiny checkpoint of ``inputs.py`` and it loads in float32 with SDPA attention
+(the shipped entry asks for bfloat16 and flash-attention 2, which a CPU has
+not). ``Qwen2VLModel.forward`` then runs unchanged, with its defaults
+(question template, fps 8, max_pixels 360*420, ``generate`` scores), on each
+clip as a video file (.avi, read by qwen-vl-utils' decord backend) and as a
+frames array (.npy) of the frames qwen-vl-utils' own 8 fps rule
+(``smart_nframes``, ``linspace``) picks from the clip, which is what videojury
+does with a clip in memory. Writes OUT/reference.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import inputs  # noqa: E402
+
+
+def _enter_package(name: str, path: Path) -> None:
+    mod = types.ModuleType(name)
+    mod.__path__ = [str(path)]
+    sys.modules[name] = mod
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    import importlib.util
+
+    spec = importlib.util.find_spec("t2v_metrics")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("t2v_metrics is not on PYTHONPATH (see this file's docstring)")
+    root = Path(list(spec.submodule_search_locations)[0])
+    _enter_package("t2v_metrics", root)
+    _enter_package("t2v_metrics.models", root / "models")
+    _enter_package("t2v_metrics.models.vqascore_models", root / "models" / "vqascore_models")
+    from t2v_metrics.models.vqascore_models import qwen2vl_model as qm
+
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = inputs.build_checkpoint(out / "tiny_qwen2_5_vl")
+    clips = inputs.write_clips(out / "clips")
+    entry = qm.QWEN2_VL_MODELS["qwen2.5-vl-7b"]
+    entry["tokenizer"]["path"] = str(ckpt)
+    entry["model"].update(path=str(ckpt), torch_dtype=torch.float32, attn_implementation="sdpa")
+    scorer = qm.Qwen2VLModel("qwen2.5-vl-7b", device="cpu", cache_dir=str(out / "cache"),
+                             checkpoint=str(ckpt))
+    from qwen_vl_utils.vision_process import smart_nframes
+
+    result: dict[str, dict[str, list[float]]] = {"file": {}, "array": {}}
+    for i, clip in enumerate(clips):
+        # The array case gets the frames qwen-vl-utils' own rule picks from the clip at
+        # 8 fps (videojury samples a clip in memory as it samples the same file).
+        arr = inputs.clip_frames(i)
+        n = smart_nframes({"fps": qm.QWEN2_VL_MODELS["qwen2.5-vl-7b"]["fps"]},
+                          total_frames=len(arr), video_fps=inputs.CLIPS[i][3])
+        idx = torch.linspace(0, len(arr) - 1, n).round().long().tolist()
+        picked = out / "clips" / f"{clip.stem}_sampled.npy"
+        np.save(picked, arr[idx])
+        result.setdefault("indices", {})[clip.stem] = idx
+        for kind, path in (("file", clip), ("array", picked)):
+            scores = scorer.forward([str(path)] * len(inputs.PROMPTS), list(inputs.PROMPTS))
+            result[kind][clip.stem] = [float(s) for s in scores.tolist()]
+            print(kind, clip.stem, result[kind][clip.stem], flush=True)
+    (out / "reference.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
