@@ -156,7 +156,7 @@ def run_octave(love: str, frames: dict[str, np.ndarray], repeat: int) -> dict:
             Image.fromarray(frame).save(path)
             paths += [path] * repeat
         out = Path(work) / "octave.csv"
-        octave_run.run(Path(love), out, paths)
+        octave_run.run(Path(love), out, paths, openblas=True)  # Octave as installed
         rows = list(csv.DictReader(out.open()))
     result: dict[str, dict] = {}
     for row in rows:
@@ -212,7 +212,7 @@ def main() -> None:
             print(f"\nOctave comparison skipped: {exc}")
         else:
             print(f"\n# {version}: LOVE's NRIQA MATLAB code on the same frames, best of "
-                  f"{args.octave_repeat}")
+                  f"{args.octave_repeat}; load average {os.getloadavg()[0]:.1f} after it")
             print(f"{'size':>10} {'metric':>8} {'Octave ms':>10} {'ours ms':>8} {'Octave f/s':>11} "
                   f"{'ours f/s':>9} {'speed-up':>9} {'Octave':>9} {'ours':>9}")
             for key, r in octave.items():

@@ -137,21 +137,35 @@ def noise_draw(shape: tuple[int, ...], seed: int = NOISE_SEED, noise: str = "oct
     return _draw(tuple(int(s) for s in shape), int(seed), str(noise))
 
 
+_BELOW_HALF = np.nextafter(0.5, 0.0)
+
+
 def _to_uint8(x: np.ndarray) -> np.ndarray:
-    """Octave/MATLAB ``uint8(x)`` of doubles: round half away from zero, saturate."""
-    y = np.clip(x, 0.0, 255.0)
-    r = np.floor(y)
-    r += (y - r) >= 0.5
-    return r.astype(np.uint8)
+    """Octave/MATLAB ``uint8(x)`` of doubles: round half away from zero, saturate.
+
+    Works in place on ``x`` (a float64 scratch array). ``floor(x + 0.5)`` is
+    that rounding for every double in [0, 255] but one: the largest double
+    below 0.5, whose sum with 0.5 rounds up to 1; it is zeroed first.
+    """
+    np.clip(x, 0.0, 255.0, out=x)
+    x[x == _BELOW_HALF] = 0.0
+    x += 0.5
+    return x.astype(np.uint8)  # truncation: floor, the values being >= 0
 
 
 def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
-                   draw: np.ndarray | None = None, noise: str = "octave") -> np.ndarray:
+                   draw: np.ndarray | None = None, noise: str = "octave",
+                   base: np.ndarray | None = None) -> np.ndarray:
     """``imnoise(uint8, 'gaussian', 0, variance)`` after ``rng(seed)``: im2double,
-    plus ``sqrt(variance)`` times the draw, back to uint8 (``uint8(x * 255)``)."""
+    plus ``sqrt(variance)`` times the draw, back to uint8 (``uint8(x * 255)``).
+
+    ``base`` may pass ``image / 255.0`` when several variances share an image.
+    """
     z = noise_draw(image.shape, seed, noise) if draw is None else draw
-    x = image.astype(np.float64) / 255.0 + z * np.sqrt(variance)
-    return _to_uint8(x * 255.0)
+    x = np.multiply(z, np.sqrt(variance))
+    x += image.astype(np.float64) / 255.0 if base is None else base
+    x *= 255.0
+    return _to_uint8(x)
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -182,8 +196,10 @@ def bmpri_features(image: np.ndarray, seed: int = NOISE_SEED,
         c = lbp41_count(imfilter_uint8(gray, matlab.gaussian_window(3, s)))
         feats.append(_ratio(edge, (c == 2) | (c == 3)))
     draw = noise_draw(img.shape, seed, noise)
+    base = img.astype(np.float64) / 255.0
     for v in NOISE_VARIANCES:
-        feats.append(_ratio(noisy, lbp41_count(_gray(gaussian_noise(img, v, draw=draw))) <= 1))
+        pri = gaussian_noise(img, v, draw=draw, base=base)
+        feats.append(_ratio(noisy, lbp41_count(_gray(pri)) <= 1))
     return np.array(feats)
 
 
