@@ -197,8 +197,7 @@ def test_default_dimensions_skip_missing_weights(layout, tmp_path, monkeypatch):
     assert "dynamic_degree" not in res.dimensions_run
     notes = " ".join(res.problems)
     assert "dynamic_degree not computed" in notes and "raft-things.pth" in notes
-    # Dimensions whose VBench model videojury lacks are named, not silently dropped.
-    assert "motion_smoothness" in notes
+    assert "motion_smoothness not computed" in notes and "amt-s.pth" in notes
 
 
 def test_dynamic_degree_values_are_booleans(layout, monkeypatch):
