@@ -64,3 +64,11 @@ def test_arrays_fill_column_major_and_prefixes_agree():
     assert y.ravel(order="F")[:6].tolist() == OCTAVE_FIRST
     assert np.array_equal(octave_randn(1000), octave_randn(5000)[:1000])
     assert octave_randn(0).shape == (0,)
+
+
+def test_vectorised_walk_equals_the_stepwise_walk():
+    from videojury.metrics.classical.octave_rng import _randn_stepwise
+
+    for seed in (0, 7):
+        s = matlab_twister_state(seed)
+        assert np.array_equal(octave_randn(30000, s), _randn_stepwise(30000, s)), seed

@@ -136,7 +136,78 @@ def octave_randn(shape: int | tuple[int, ...], state: np.ndarray | None = None) 
     """
     shape = (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
     n = int(np.prod(shape, dtype=np.int64))
-    words = _Words(matlab_twister_state(0) if state is None else state)
+    st = matlab_twister_state(0) if state is None else state
+    pairs = n + n // 16 + 64
+    while True:
+        words = _Words(st)
+        out = _randn_pairs(words.ensure(2 * pairs)[:2 * pairs], n)
+        if out is not None:
+            return out.reshape(shape, order="F")
+        if out is None and pairs > 4 * n + 4096:
+            break  # a rejected all-zero uniform (about 2**-53 per uniform): stepwise path
+        pairs *= 2
+    return _randn_stepwise(n, st).reshape(shape, order="F")
+
+
+def _randn_pairs(buf: np.ndarray, n: int) -> np.ndarray | None:
+    """The first ``n`` normals from an even-length word buffer, or None when the
+    buffer is too short (or a uniform's two words were both rejected as zero).
+
+    Every word pair is a candidate draw; the fast ones are accepted at once.
+    A slow draw's wedge test reads the next pair as its uniform, so that pair
+    is no draw; only these few positions are walked in Python.
+    """
+    ki, wi, fi = _tables()
+    w0 = buf[0::2].astype(np.int64)
+    w1 = buf[1::2].astype(np.int64)
+    r = ((w1 & 0x3FFFFF) << 32) | w0
+    rabs = r >> 1
+    idx = rabs & 0xFF
+    val = np.where((r & 1) == 1, -rabs, rabs).astype(np.float64) * wi[idx]
+    slow = np.flatnonzero(rabs >= ki[idx])
+    emit = np.ones(val.size, dtype=bool)
+    emit[slow] = False
+    npairs = val.size
+    # Wedge tests of every slow pair with the following pair as uniform.
+    nxt = np.minimum(slow + 1, npairs - 1)
+    a, b = w0[nxt] >> 5, w1[nxt] >> 6
+    u = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+    lvl = idx[slow]
+    lhs = (fi[np.maximum(lvl - 1, 0)] - fi[lvl]) * u + fi[lvl]
+    xs = val[slow]
+    zero_u = (a == 0) & (b == 0)
+    free = 0  # first pair not yet read
+    for j, s in enumerate(slow.tolist()):
+        if s < free:
+            continue  # read as an earlier draw's uniform
+        if s + 1 >= npairs:
+            emit[s:] = False
+            break
+        if lvl[j] == 0:  # the base strip: Marsaglia's tail method
+            value, used = _slow(buf, 2 * s, int(rabs[s]), 0, float(xs[j]), fi)
+            if used is None or used % 2:
+                return None
+            m = used // 2
+            val[s] = value
+            emit[s] = True
+            emit[s + 1:s + m] = False
+            free = s + m
+            continue
+        if zero_u[j]:
+            return None
+        if float(lhs[j]) < math.exp(-0.5 * float(xs[j]) * float(xs[j])):
+            emit[s] = True
+        emit[s + 1] = False
+        free = s + 2
+    out = val[emit]
+    if out.size < n:
+        return None
+    return out[:n].copy()
+
+
+def _randn_stepwise(n: int, state: np.ndarray) -> np.ndarray:
+    """The same stream, walked draw by draw at the slow positions (any word parity)."""
+    words = _Words(state)
     ki, wi, fi = _tables()
     out = np.empty(n, dtype=np.float64)
     filled = 0
@@ -182,7 +253,7 @@ def octave_randn(shape: int | tuple[int, ...], state: np.ndarray | None = None) 
             k += take
         if not restart:
             pos += 2 * k
-    return out.reshape(shape, order="F")
+    return out
 
 
 def _slow(seg: np.ndarray, w: int, rabs: int, idx: int, x: float,
