@@ -2,7 +2,7 @@
 
 Shared by ``reference.py`` (t2v_metrics' own scorer) and
 ``tests/test_vqascore_t2v_preset.py`` (videojury), so both sides read the same
-files: a tiny random Qwen2.5-VL checkpoint (``videojury.models.tiny``, seed 0)
+files: tiny random Qwen2.5-VL and Qwen2-VL checkpoints (``videojury.models.tiny``, seed 0)
 whose generation config carries the repetition penalty of the released
 Qwen2.5-VL-Instruct checkpoints (1.05, so the processed-score choice is
 exercised), and short clips of seeded noise on a gradient, written losslessly
@@ -51,13 +51,14 @@ def write_clips(root: Path) -> list[Path]:
     return out
 
 
-def build_checkpoint(path: Path, seed: int = 0) -> Path:
-    """The tiny Qwen2.5-VL checkpoint, with the released checkpoints' repetition penalty."""
+def build_checkpoint(path: Path, seed: int = 0, family: str = "qwen2_5_vl") -> Path:
+    """A tiny Qwen2.5-VL (or ``family="qwen2_vl"``: Qwen2-VL) checkpoint, with the released
+    checkpoints' repetition penalty."""
     from transformers import GenerationConfig
 
     from videojury.models.tiny import build_tiny
 
-    p = build_tiny("qwen2_5_vl", path, seed=seed)
+    p = build_tiny(family, path, seed=seed)
     gc = GenerationConfig.from_pretrained(p)
     gc.repetition_penalty = REPETITION_PENALTY
     gc.save_pretrained(p)

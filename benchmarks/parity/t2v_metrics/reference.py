@@ -10,8 +10,8 @@ Only the imports the scorer needs are satisfied: the packages ``t2v_metrics``,
 without running their ``__init__`` (which import every scorer t2v_metrics
 ships, with their many dependencies), so ``qwen2vl_model.py``,
 ``vqa_model.py``, ``model.py`` and ``constants.py`` run as shipped. The one
-change is the model table entry ``qwen2.5-vl-7b``: its paths point at the
-tiny checkpoint of ``inputs.py`` and it loads in float32 with SDPA attention
+change is in the model table entries ``qwen2.5-vl-7b`` and ``qwen2-vl-7b``: their
+paths point at the tiny checkpoints of ``inputs.py`` and it loads in float32 with SDPA attention
 (the shipped entry asks for bfloat16 and flash-attention 2, which a CPU has
 not). ``Qwen2VLModel.forward`` then runs unchanged, with its defaults
 (question template, fps 8, max_pixels 360*420, ``generate`` scores), on each
@@ -27,6 +27,7 @@ import json
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,16 +57,11 @@ def main(out: Path) -> None:
     from t2v_metrics.models.vqascore_models import qwen2vl_model as qm
 
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = inputs.build_checkpoint(out / "tiny_qwen2_5_vl")
     clips = inputs.write_clips(out / "clips")
-    entry = qm.QWEN2_VL_MODELS["qwen2.5-vl-7b"]
-    entry["tokenizer"]["path"] = str(ckpt)
-    entry["model"].update(path=str(ckpt), torch_dtype=torch.float32, attn_implementation="sdpa")
-    scorer = qm.Qwen2VLModel("qwen2.5-vl-7b", device="cpu", cache_dir=str(out / "cache"),
-                             checkpoint=str(ckpt))
     from qwen_vl_utils.vision_process import smart_nframes
 
-    result: dict[str, dict[str, list[float]]] = {"file": {}, "array": {}}
+    picked = []
+    indices = {}
     for i, clip in enumerate(clips):
         # The array case gets the frames qwen-vl-utils' own rule picks from the clip at
         # 8 fps (videojury samples a clip in memory as it samples the same file).
@@ -73,13 +69,26 @@ def main(out: Path) -> None:
         n = smart_nframes({"fps": qm.QWEN2_VL_MODELS["qwen2.5-vl-7b"]["fps"]},
                           total_frames=len(arr), video_fps=inputs.CLIPS[i][3])
         idx = torch.linspace(0, len(arr) - 1, n).round().long().tolist()
-        picked = out / "clips" / f"{clip.stem}_sampled.npy"
-        np.save(picked, arr[idx])
-        result.setdefault("indices", {})[clip.stem] = idx
-        for kind, path in (("file", clip), ("array", picked)):
-            scores = scorer.forward([str(path)] * len(inputs.PROMPTS), list(inputs.PROMPTS))
-            result[kind][clip.stem] = [float(s) for s in scores.tolist()]
-            print(kind, clip.stem, result[kind][clip.stem], flush=True)
+        picked.append(out / "clips" / f"{clip.stem}_sampled.npy")
+        np.save(picked[-1], arr[idx])
+        indices[clip.stem] = idx
+    result: dict[str, Any] = {"indices": indices}
+    # t2v_metrics picks the Qwen2.5-VL class when "qwen2.5" is in the model name, else Qwen2-VL
+    for family, name in (("qwen2_5_vl", "qwen2.5-vl-7b"), ("qwen2_vl", "qwen2-vl-7b")):
+        ckpt = inputs.build_checkpoint(out / f"tiny_{family}", family=family)
+        entry = qm.QWEN2_VL_MODELS[name]
+        entry["tokenizer"]["path"] = str(ckpt)
+        entry["model"].update(path=str(ckpt), torch_dtype=torch.float32,
+                              attn_implementation="sdpa")
+        scorer = qm.Qwen2VLModel(name, device="cpu", cache_dir=str(out / "cache"),
+                                 checkpoint=str(ckpt))
+        res: dict[str, dict[str, list[float]]] = {"file": {}, "array": {}}
+        for clip, npy in zip(clips, picked):
+            for kind, path in (("file", clip), ("array", npy)):
+                scores = scorer.forward([str(path)] * len(inputs.PROMPTS), list(inputs.PROMPTS))
+                res[kind][clip.stem] = [float(s) for s in scores.tolist()]
+                print(family, kind, clip.stem, res[kind][clip.stem], flush=True)
+        result[family] = res
     (out / "reference.json").write_text(json.dumps(result, indent=1))
 
 
