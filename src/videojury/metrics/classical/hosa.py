@@ -90,12 +90,17 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
 
     dist = (np.sum(centroid * centroid, axis=0)[None, :] - 2.0 * (x @ centroid)
             + np.sum(x * x, axis=1)[:, None])
-    # The 5 nearest codewords in MATLAB's sort order (distance, then index).
-    near = np.sort(np.argpartition(dist, NEAREST - 1, axis=1)[:, :NEAREST], axis=1)
-    dnear = np.take_along_axis(dist, near, axis=1)
-    rank = np.argsort(dnear, axis=1, kind="stable")
-    pos = np.take_along_axis(near, rank, axis=1)
-    dsort = np.take_along_axis(dnear, rank, axis=1)
+    # The 5 nearest codewords in MATLAB's sort order (distance, then index):
+    # five rounds of argmin (the first index of the smallest), each masking its pick.
+    rows = np.arange(n)
+    pos = np.empty((n, NEAREST), dtype=np.intp)
+    dsort = np.empty((n, NEAREST))
+    left = dist.copy()
+    for r in range(NEAREST):
+        j = left.argmin(axis=1)
+        pos[:, r] = j
+        dsort[:, r] = left[rows, j]
+        left[rows, j] = np.inf
     e = np.exp(-GAMMA * dsort)
     weights = e / e.sum(axis=1, keepdims=True)
 

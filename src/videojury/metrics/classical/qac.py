@@ -28,8 +28,8 @@ import math
 from functools import lru_cache
 from importlib import resources
 
+import cv2
 import numpy as np
-from scipy.ndimage import correlate1d
 
 from . import matlab
 
@@ -66,8 +66,9 @@ def dog_patches(image: np.ndarray) -> np.ndarray:
     for s in SIGMAS:
         size = 2 * math.ceil(3 * s) + 1
         k = matlab.gaussian_kernel_1d(size, s)
-        blur = correlate1d(correlate1d(gray, k, axis=0, mode="reflect"), k, axis=1,
-                           mode="reflect")
+        # imfilter(..., 'symmetric'): OpenCV's BORDER_REFLECT (SIMD, one thread
+        # per call) equals SciPy's 'reflect' to a few ulp and is 2-30x faster.
+        blur = cv2.sepFilter2D(gray, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)
         dog = (gray - blur) * (4.0 / s)
         m = dog[2:-2, 2:-2]
         win = np.lib.stride_tricks.sliding_window_view(m, (BLOCK, BLOCK))[np.ix_(ys, xs)]
