@@ -52,7 +52,9 @@ _REMOTE = ("{} exists only as its repository's code (config model_type {}), an a
            "is passed and has no test of that code")
 
 SEED_BASELINES: tuple[Baseline, ...] = (
-    Baseline("LOVE (Ours)", "love", later="LOVE's released judge (InternVL3-based; its own heads): a later issue"),
+    Baseline("LOVE (Ours)", "love", "love_perception", "love_correspondence", "love_qa",
+             note="anonymousdb/LOVE-{Perception,Correspondence,QA}; their InternLM2 tokenizer "
+                  "needs trust_remote_code=true (the model runs natively)"),
     _named(_judge("OpenGVLab/InternVL2_5-38B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (38B)"),
     Baseline("Grok2 Vision", "hosted", later="hosted model: a later issue"),
     _named(_judge("OpenGVLab/InternVL2_5-78B,trust_remote_code=true", _UNVERIFIED + "; LOVE says 72B"),
@@ -102,7 +104,8 @@ SEED_BASELINES: tuple[Baseline, ...] = (
     Baseline("V-Subject Consistency", "vbench", "subject_consistency", "subject_consistency"),
     Baseline("BVQA", "vqa_network", later="deep VQA network: the next issue"),
     Baseline("V-Overall Consistency", "vbench", later="VBench's ViCLIP: a later issue"),
-    Baseline("V-Imaging Quality", "vbench", later="VBench's MUSIQ: a later issue"),
+    Baseline("V-Imaging Quality", "vbench", "imaging_quality", "imaging_quality",
+             note="VBench's imaging quality: MUSIQ (SPAQ) per frame after VBench's 512 resize, /100"),
     Baseline("CLIPScore", "image_text", "clipscore", "clipscore"),
     Baseline("VQAScore", "image_text", "vqascore", "vqascore"),
     _named(_judge("llama-3.2-11b-vision", _UNVERIFIED + "; gated on the hub; frames as images"),
