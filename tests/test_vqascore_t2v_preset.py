@@ -26,7 +26,8 @@ from ._vlm_models import require_models
 
 require_models()
 
-_INPUTS = Path(__file__).resolve().parents[1] / "benchmarks" / "parity" / "t2v_metrics" / "inputs.py"
+_INPUTS = (Path(__file__).resolve().parents[1] / "benchmarks" / "parity" / "t2v_metrics"
+           / "inputs.py")
 _spec = importlib.util.spec_from_file_location("t2v_parity_inputs", _INPUTS)
 inputs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(inputs)
@@ -117,7 +118,8 @@ def test_default_key_unchanged_and_preset_keyed(setup):
     assert keyed["preset"] == "t2v_metrics"
 
 
-@pytest.mark.parametrize("extra, word", [("frames=8", "frames"), ("template=x {prompt}", "template"),
+@pytest.mark.parametrize("extra, word", [("frames=8", "frames"),
+                                         ("template=x {prompt}", "template"),
                                          ("renormalize=true", "renormalize"),
                                          ("sampling=uniform", "sampling")])
 def test_preset_refuses_the_options_it_fixes(setup, extra, word):

@@ -1,7 +1,7 @@
-"""The reference side of ``vqascore:preset=t2v_metrics``: t2v_metrics 3.0's own Qwen2.5-VL scorer.
+"""The reference side of ``vqascore:preset=t2v_metrics``: t2v_metrics 3.0's Qwen-VL scorer.
 
     pip download t2v_metrics==3.0 --no-deps -d /tmp/t2vref/dl
-    (cd /tmp/t2vref && mkdir -p src && cd src && unzip -qo ../dl/t2v_metrics-3.0-py3-none-any.whl)
+    mkdir -p /tmp/t2vref/src && (cd /tmp/t2vref/src && unzip -qo ../dl/t2v_metrics-3.0-*.whl)
     pip install --no-deps --target /tmp/t2vref/site decord qwen-vl-utils==0.0.14
     PYTHONPATH=/tmp/t2vref/src:/tmp/t2vref/site python benchmarks/parity/t2v_metrics/reference.py OUT
 
