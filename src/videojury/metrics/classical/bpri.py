@@ -65,10 +65,13 @@ def _smooth_full(v: np.ndarray) -> np.ndarray:
     """
     p = np.pad(v, 2, mode="edge")
     h, w = v.shape[0] + 2, v.shape[1] + 2
-    out = np.zeros((h, w))
+    out = np.multiply(p[2:2 + h, 2:2 + w], _W[0, 0])  # 0 + w*x is w*x
+    tmp = np.empty_like(out)
     for j in range(3):
         for i in range(3):
-            out += _W[i, j] * p[2 - i:2 - i + h, 2 - j:2 - j + w]
+            if i or j:
+                np.multiply(p[2 - i:2 - i + h, 2 - j:2 - j + w], _W[i, j], out=tmp)
+                out += tmp
     return out
 
 
@@ -88,24 +91,34 @@ def _regional_max(m: np.ndarray, floor: float = -np.inf) -> np.ndarray:
     by ``corner``); a plateau is all one value, so this is the same result,
     found faster.
     """
-    cand = (m >= maximum_filter(m, size=3, mode="constant", cval=-np.inf)) & (m >= floor)
+    import cv2
+
+    # 3x3 maximum (OpenCV's dilation ignores the outside, as cval=-inf would).
+    top = cv2.dilate(m, np.ones((3, 3), np.uint8)) if m.dtype == np.float64 else \
+        maximum_filter(m, size=3, mode="constant", cval=-np.inf)
+    cand = (m >= top) & (m >= floor)
     lab, n = label(cand, structure=_EIGHT)
     if n == 0:
         return cand
-    bad = np.zeros(n + 1, dtype=bool)
-    h, w = m.shape
+    # A plateau (adjacent candidates are equal) fails when an equal neighbour
+    # is no candidate; only the candidates' neighbours are looked at.
+    ys, xs = np.nonzero(cand)
+    vals = m[ys, xs]
     pad_m = np.pad(m, 1, constant_values=np.nan)
     pad_c = np.pad(cand, 1, constant_values=True)
+    bad = np.zeros(n + 1, dtype=bool)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             if dy == 0 and dx == 0:
                 continue
-            nm = pad_m[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            nc = pad_c[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            leak = cand & ~nc & (nm == m)
-            bad[lab[leak]] = True
+            qy, qx = ys + 1 + dy, xs + 1 + dx
+            leak = ~pad_c[qy, qx] & (pad_m[qy, qx] == vals)
+            bad[lab[ys[leak], xs[leak]]] = True
     bad[0] = True
-    return ~bad[lab] & cand
+    keep = ~bad[lab[ys, xs]]
+    out = np.zeros_like(cand)
+    out[ys[keep], xs[keep]] = True
+    return out
 
 
 # Neighbours in the order E, NE, N, NW, W, SW, S, SE (Yokoi's x1..x8).
@@ -199,8 +212,14 @@ def _apply_lut(bw: np.ndarray, lut: np.ndarray) -> np.ndarray:
 
 def _shrink_octave(bw: np.ndarray) -> np.ndarray:
     """Octave's ``bwmorph(bw, 'shrink', Inf)``: ``bw & keep(mark(bw))`` until
-    nothing changes, on the bounding box of the objects larger than a pixel
-    (one-pixel objects never change, and the tables see only 3x3)."""
+    nothing changes.
+
+    Evaluated only at the pixels of objects larger than one pixel: the mark
+    table never marks an unset or an isolated pixel, and the keep table keeps
+    every unmarked one, so nothing else can change (and a pixel's neighbours
+    are in its own object or unset). Equal to applying :func:`_apply_lut` to
+    the whole image, which ``check_shrink.py`` compares with Octave.
+    """
     out = bw.copy()
     lab, n = label(bw, structure=_EIGHT)
     if n == 0:
@@ -211,16 +230,28 @@ def _shrink_octave(bw: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(big[lab])
     if ys.size == 0:
         return out
-    y0, y1 = max(int(ys.min()) - 1, 0), min(int(ys.max()) + 2, bw.shape[0])
-    x0, x1 = max(int(xs.min()) - 1, 0), min(int(xs.max()) + 2, bw.shape[1])
-    # The crop's outer ring: kept as is except where the image itself ends.
-    sub = out[y0:y1, x0:x1]
+    h, w = bw.shape
+    cur = np.zeros((h + 2, w + 2), dtype=bool)
+    py, px = ys + 1, xs + 1
+    cur[py, px] = True
+    marks = np.zeros_like(cur)
+    offsets = [(dy, dx, np.int16(_LUT_WEIGHTS[dy + 1][dx + 1]))
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+    def codes(a: np.ndarray) -> np.ndarray:
+        c = np.zeros(py.size, dtype=np.int16)
+        for dy, dx, wgt in offsets:
+            c += a[py + dy, px + dx] * wgt
+        return c
+
     while True:
-        nxt = sub & _apply_lut(_apply_lut(sub, _MARK_LUT), _KEEP_LUT)
-        if np.array_equal(nxt, sub):
+        marks[py, px] = _MARK_LUT[codes(cur)]
+        on = cur[py, px]
+        nxt = on & _KEEP_LUT[codes(marks)]
+        if np.array_equal(nxt, on):
             break
-        sub = nxt
-    out[y0:y1, x0:x1] = sub
+        cur[py, px] = nxt
+    out[ys, xs] = cur[py, px]
     return out
 
 
@@ -266,6 +297,20 @@ def pss(gray: np.ndarray, shrink: str = "octave") -> float:
     return _matlab_length(common) / (_matlab_length(len(pri)) + 1.0)
 
 
+def _box3_uint8(gray: np.ndarray) -> np.ndarray:
+    """``imfilter(uint8, ones(3) / 9)`` (zero padding, rounded to uint8).
+
+    OpenCV's filter sums in another order than :func:`imfilter_uint8`, but a
+    sum of nine integers over 9 lies at least 1/18 from any rounding
+    boundary, far beyond their last-bit differences, so the bytes are equal.
+    """
+    import cv2
+
+    out = cv2.filter2D(gray.astype(np.float64), cv2.CV_64F, np.full((3, 3), 1.0 / 9.0),
+                       borderType=cv2.BORDER_CONSTANT)
+    return np.floor(out + 0.5).astype(np.uint8)
+
+
 def bpri_features(image: np.ndarray, seed: int = 0, noise: str = "octave",
                   shrink: str = "octave") -> np.ndarray:
     """``[LSSs, LSSn, PSS]`` of a uint8 RGB or gray image."""
@@ -275,7 +320,7 @@ def bpri_features(image: np.ndarray, seed: int = 0, noise: str = "octave",
         raise ValueError(f"image {gray.shape[0]}x{gray.shape[1]} is too small for BPRI "
                          "(needs at least 3x3 pixels)")
     count = lbp41_count(gray)
-    box = lbp41_count(imfilter_uint8(gray, np.full((3, 3), 1.0 / 9.0)))
+    box = lbp41_count(_box3_uint8(gray))
     edge = (count == 2) | (count == 3)
     lss_s = _overlap(edge, (box == 2) | (box == 3))
     noisy = lbp41_count(_gray(gaussian_noise(img, NOISE_VARIANCE, seed, noise=noise)))
