@@ -188,6 +188,26 @@ def test_octave_shrink_lookup_tables():
     assert _shrink_octave(ring).sum() >= 4
 
 
+def test_fast_paths_equal_their_plain_forms():
+    from videojury.metrics.classical.bmpri import imfilter_uint8
+    from videojury.metrics.classical.bpri import (
+        _KEEP_LUT, _MARK_LUT, _apply_lut, _box3_uint8,
+    )
+
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        g = rng.integers(0, 256, (37, 53), dtype=np.uint8)
+        assert np.array_equal(_box3_uint8(g), imfilter_uint8(g, np.full((3, 3), 1.0 / 9.0)))
+        bw = rng.random((30, 41)) < rng.uniform(0.05, 0.8)
+        full = bw.copy()
+        while True:  # Octave's loop over the whole image
+            nxt = full & _apply_lut(_apply_lut(full, _MARK_LUT), _KEEP_LUT)
+            if np.array_equal(nxt, full):
+                break
+            full = nxt
+        assert np.array_equal(_shrink_octave(bw), full)
+
+
 def test_matlab_length_and_shrink_and_regional_max():
     assert [_matlab_length(n) for n in (0, 1, 2, 5)] == [0, 2, 2, 5]
     blob = np.zeros((9, 9), bool)
