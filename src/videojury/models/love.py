@@ -639,7 +639,7 @@ def tiny_state(seed: int, vocab: int, image_size: int = 56, llm_hidden: int = 40
                norm_type="layer_norm", layer_norm_eps=1e-6, hidden_act="gelu",
                initializer_factor=0.1, use_flash_attn=False, drop_path_rate=0.0,
                architectures=["InternVisionModel"], model_type="intern_vit_6b")
-    heads, kv, inter = 32, 2, 64
+    heads, kv, inter = (32, 2, 64) if llm_hidden == 4096 else (4, 2, 16)
     llm = dict(architectures=["InternLM2ForCausalLM"], model_type="internlm2", vocab_size=vocab,
                hidden_size=llm_hidden, intermediate_size=inter, num_hidden_layers=1,
                num_attention_heads=heads, num_key_value_heads=kv, hidden_act="silu",
@@ -742,7 +742,7 @@ def _tiny_swin_shapes(prefix: str) -> dict:
     return out
 
 
-def build_tiny_love(path: str | Path, seed: int = 0) -> Path:
+def build_tiny_love(path: str | Path, seed: int = 0, llm_hidden: int = 4096) -> Path:
     """Write a small random LOVE folder in the released layout: config.json,
     model.safetensors (LOVE's key names), temporal.pth, tokenizer files."""
     import torch
@@ -751,7 +751,7 @@ def build_tiny_love(path: str | Path, seed: int = 0) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tok = tiny_tokenizer()
-    config, sd = tiny_state(seed, len(tok.get_vocab()))
+    config, sd = tiny_state(seed, len(tok.get_vocab()), llm_hidden=llm_hidden)
     (path / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     save_file(sd, str(path / "model.safetensors"), metadata={"format": "pt"})
     torch.save({"state_dict": {k[len("evaluator."):]: v for k, v in sd.items()
