@@ -579,6 +579,15 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip", "BSD-3-Clause",
                20.1, "RAFT-large trained on FlyingThings (Teed & Deng, ECCV 2020); VBench "
                "dynamic_degree", "raft_model/models", archive_member="models/raft-things.pth"),
+    WeightFile("musiq-spaq", "musiq_spaq_ckpt-358bb6af.pth",
+               "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/"
+               "musiq_spaq_ckpt-358bb6af.pth",
+               "no licence of its own: published in IQA-PyTorch's release (PolyForm "
+               "Noncommercial 1.0.0), converted from Google Research's MUSIQ checkpoint "
+               "(google-research, Apache-2.0); treat as NON-COMMERCIAL use only", 103.5,
+               "MUSIQ trained on SPAQ (Ke et al., ICCV 2021), pyiqa's PyTorch conversion; VBench "
+               "imaging_quality, metric musiq (size approximate, from the parameter count)",
+               "pyiqa_model"),
     WeightFile("amt-s", "amt-s.pth", "https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
                "CC BY-NC 4.0 (NON-COMMERCIAL use only)", 11.4,
                "AMT-S frame interpolation (Li et al., CVPR 2023), 2.99M parameters; VBench "
