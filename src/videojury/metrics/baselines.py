@@ -67,7 +67,9 @@ SEED_BASELINES: tuple[Baseline, ...] = (
     _named(_judge("Qwen/Qwen2.5-VL-72B-Instruct", _UNVERIFIED), "Qwen2.5-VL (72B)"),
     Baseline("Claude3.5", "hosted", later="hosted model: a later issue"),
     _named(_judge("qwen2-vl-72b", _UNVERIFIED), "Qwen2-VL (72B)"),
-    Baseline("FGA-BLIP2", "image_text", "fga_blip2", "fga_blip2"),
+    Baseline("FGA-BLIP2", "image_text", "fga_blip2", "fga_blip2",
+             note="except EvalMuse's fga_blip2.pth (model=fga-blip2): fetch it by hand, the "
+                  "load error prints the command"),
     Baseline("HPSv2", "image_text", "hpsv2", "hpsv2"),
     Baseline("FAST-VQA", "vqa_network", later="deep VQA network: the next issue"),
     Baseline("HOSA", "handcrafted", "hosa", "hosa"),

@@ -592,6 +592,13 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "CC BY-NC 4.0 (NON-COMMERCIAL use only)", 11.4,
                "AMT-S frame interpolation (Li et al., CVPR 2023), 2.99M parameters; VBench "
                "motion_smoothness (size from the parameter count)", "amt_model"),
+    WeightFile("fga-blip2", "fga_blip2.pth",
+               "https://huggingface.co/hanshuhao/FGA-BLIP2/resolve/main/fga_blip2.pth",
+               "not stated for the weights (EvalMuse's code: Apache-2.0; fine-tuned from "
+               "Salesforce LAVIS's BLIP-2, BSD-3-Clause)", 4500.0,
+               "FGA-BLIP2 (EvalMuse-40K, Han et al., 2024): LAVIS BLIP-2 with EVA ViT-g at 364 px "
+               "fine-tuned on EvalMuse-40K; metric fga_blip2 (size approximate, from the parameter "
+               "count in float32; larger if the file keeps its optimizer state)"),
     WeightFile("fast-vqa-b", "FAST_VQA_B_1_4.pth",
                "https://github.com/TimothyHTimothy/FAST-VQA/releases/download/v2.0.0/"
                "FAST_VQA_B_1_4.pth", "MIT", 106.0,
