@@ -46,7 +46,7 @@ DEFAULT_LM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_p
 DEFAULT_VISION_TARGETS = ["qkv", "proj", "q_proj", "k_proj", "v_proj", "out_proj",
                           "projection_layer", "fc1", "fc2", "linear_fc1", "linear_fc2",
                           "gate_proj", "up_proj", "down_proj"]
-STAGE_KINDS = ("projector", "regression", "qa")
+STAGE_KINDS = ("projector", "regression", "qa", "pairwise")
 
 
 @dataclass
@@ -62,7 +62,10 @@ class DataConfig:
     ``video_root``: folder that relative paths in LOVE files start from
     (default: the file's folder). ``prompts``: optional table ``video,
     prompt`` giving prompts to rows that lack one (LOVE MOS files carry
-    none). Frames: ``frames`` uniform frames at segment centres (LOVE: 8),
+    none). ``pairs``/``val_pairs``: preference tables (``video_a``,
+    ``video_b``, ``winner`` a/b/tie, optional ``dimension`` naming a target)
+    for a ``pairwise`` stage; without ``val_pairs``, a pair touching a
+    validation video is a validation pair. Frames: ``frames`` uniform frames at segment centres (LOVE: 8),
     resized to ``size`` (width, height); sampling is deterministic.
     """
 
@@ -70,6 +73,8 @@ class DataConfig:
     val: str | list[str] = ""
     qa: str | list[str] = ""
     val_qa: str | list[str] = ""
+    pairs: str | list[str] = ""
+    val_pairs: str | list[str] = ""
     video_root: str = ""
     prompts: str = ""
     split: str = "prompt"
@@ -125,6 +130,15 @@ class HeadConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """AIGV-Assessor's pair judge (see :mod:`.pairwise`): hidden width (0: 256) and the
+    weight its score-difference term starts with."""
+
+    hidden: int = 0
+    score_weight: float = 10.0
+
+
+@dataclass
 class LossConfig:
     """Weights of the losses of the regression stage (L1 on MOS/scale always on)."""
 
@@ -141,8 +155,10 @@ class StageConfig:
 
     ``kind``: ``projector`` (LOVE stage 1: only the vision-language
     projector, cross-entropy on the level word of each MOS), ``regression``
-    (LoRA + heads, L1 and the optional losses) or ``qa`` (LoRA,
-    cross-entropy on the yes/no answer). ``lr`` 0 takes
+    (LoRA + heads, L1 and the optional losses), ``qa`` (LoRA,
+    cross-entropy on the yes/no answer) or ``pairwise`` (AIGV-Assessor's
+    stage 3: both videos of a preference pair through the same weights,
+    LoRA + heads + the pair judge, cross-entropy on the preference). ``lr`` 0 takes
     ``train.lr``; ``train_projector`` also trains the projector in the
     regression and QA stages.
     """
@@ -223,6 +239,7 @@ class TrainConfig:
     targets: list[TargetConfig] = field(default_factory=lambda: [TargetConfig()])
     lora: LoraConfig = field(default_factory=LoraConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
@@ -276,8 +293,14 @@ class TrainConfig:
                              f"{tl.schedule!r}")
         if tl.padding_side not in ("left", "right"):
             raise InputError("config: train.padding_side must be left or right")
-        if tl.select_by not in ("srcc", "plcc", "krcc", "loss"):
-            raise InputError("config: train.select_by must be srcc, plcc, krcc or loss")
+        if tl.select_by not in ("srcc", "plcc", "krcc", "loss", "pair_acc"):
+            raise InputError("config: train.select_by must be srcc, plcc, krcc, loss or "
+                             "pair_acc")
+        if any(st.kind == "pairwise" and st.epochs > 0 for st in self.stages) \
+                and not self.data.pairs:
+            raise InputError("config: a pairwise stage needs preference pairs (data.pairs)")
+        if self.judge.hidden < 0:
+            raise InputError("config: judge.hidden must be >= 0")
         if self.lora.r < 0 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1:
             raise InputError("config: lora.r must be >= 0 (0: no LoRA), alpha > 0, "
                              "0 <= dropout < 1")

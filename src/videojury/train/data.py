@@ -56,18 +56,34 @@ class Example:
 
 
 @dataclass
+class PairExample:
+    """One preference pair for the pairwise stage: ``label`` 1 (a better), 0 (b), 0.5 (tie)."""
+
+    video_a: str
+    video_b: str
+    target: int
+    label: float
+    prompt: str | None = None
+    where: str = ""
+
+
+@dataclass
 class Split:
-    """Train and validation examples (MOS and QA), and how they were split."""
+    """Train and validation examples (MOS, QA and pairs), and how they were split."""
 
     train: list[Example] = field(default_factory=list)
     val: list[Example] = field(default_factory=list)
     train_qa: list[Example] = field(default_factory=list)
     val_qa: list[Example] = field(default_factory=list)
+    train_pairs: list[PairExample] = field(default_factory=list)
+    val_pairs: list[PairExample] = field(default_factory=list)
     how: str = ""
 
     def describe(self) -> str:
+        pairs = (f", {len(self.train_pairs)} / {len(self.val_pairs)} pairs"
+                 if self.train_pairs or self.val_pairs else "")
         return (f"{len(self.train)} train / {len(self.val)} validation MOS examples, "
-                f"{len(self.train_qa)} / {len(self.val_qa)} QA ({self.how})")
+                f"{len(self.train_qa)} / {len(self.val_qa)} QA{pairs} ({self.how})")
 
 
 def frame_policy(frames: int, size: Sequence[int]) -> FramePolicy:
@@ -207,6 +223,64 @@ def load_examples(paths: str | list[str], targets, *, qa: bool = False, video_ro
     return out
 
 
+def load_pair_examples(paths: str | list[str], targets, *, prompts: dict[str, str] | None = None,
+                       resolve=lambda p: p) -> list[PairExample]:
+    """Preference pairs from tables read by :func:`videojury.human.importers.load_pairs`.
+
+    Relative video paths start at the table's folder. A ``dimension`` names
+    the target the pair is about; with one target every pair is about it.
+    """
+    from ..human.importers import load_pairs
+
+    names = [t.name for t in targets]
+    out: list[PairExample] = []
+    for raw in _as_list(paths):
+        path = Path(resolve(raw))
+        if not path.exists():
+            raise InputError(f"{path}: pairs file does not exist")
+        df = load_pairs(path)
+        root = path.resolve().parent
+        for i, rec in enumerate(df.to_dict("records"), 1):
+            dim = str(rec.get("dimension") or "")
+            if dim in names:
+                t_idx = names.index(dim)
+            elif len(names) == 1:
+                t_idx = 0
+            else:
+                raise InputError(f"{path} row {i}: field 'dimension' is {dim!r}, not one of the "
+                                 f"targets ({', '.join(names)}); name the target each pair is "
+                                 "about")
+            va, vb = (v if os.path.isabs(v) else str(root / v)
+                      for v in (str(rec["video_a"]), str(rec["video_b"])))
+            label = {"a": 1.0, "b": 0.0, "tie": 0.5}[rec["winner"]]
+            prompt = None
+            if prompts:
+                prompt = prompts.get(va) or prompts.get(Path(va).name)
+            out.append(PairExample(va, vb, t_idx, label, prompt, f"{path} row {i}"))
+    return out
+
+
+def _attach_pairs(cfg, out: Split, examples: list[Example], kw: dict) -> None:
+    """Read the configured pairs into ``out`` (validation: ``val_pairs``, or the pairs that
+    touch a validation video)."""
+    d = cfg.data
+    if not d.pairs and not d.val_pairs:
+        return
+    known = {e.video: e.prompt for e in examples if e.prompt}
+    prompts = dict(kw.get("prompts") or {}, **known)
+    train = load_pair_examples(d.pairs, cfg.targets, prompts=prompts, resolve=cfg.resolve_path) \
+        if d.pairs else []
+    if d.val_pairs:
+        out.train_pairs = train
+        out.val_pairs = load_pair_examples(d.val_pairs, cfg.targets, prompts=prompts,
+                                           resolve=cfg.resolve_path)
+        return
+    val_videos = {e.video for e in out.val + out.val_qa}
+    out.val_pairs = [p for p in train if p.video_a in val_videos or p.video_b in val_videos]
+    out.train_pairs = [p for p in train if not (p.video_a in val_videos
+                                                or p.video_b in val_videos)]
+
+
 def _pick(keys: list[str], fraction: float, seed: int) -> set[str]:
     """A seeded random ``fraction`` of ``keys`` (at least one when fraction > 0)."""
     uniq = sorted(set(keys))
@@ -225,7 +299,7 @@ def split_examples(cfg) -> Split:
     kw = dict(video_root=d.video_root, prompts=prompts, resolve=cfg.resolve_path)
     train = load_examples(d.train, cfg.targets, **kw)
     qa = load_examples(d.qa, cfg.targets, qa=True, **kw) if d.qa else []
-    if not train and not qa:
+    if not train and not qa and not d.pairs:
         raise InputError("config: data.train gives no examples (is data.train set?)")
     if d.val:
         out = Split(train=train, val=load_examples(d.val, cfg.targets, **kw), train_qa=qa,
@@ -282,6 +356,9 @@ def split_examples(cfg) -> Split:
                             "video (give data.prompts or a prompt_id column)")
     if d.limit > 0:
         out.train, out.train_qa = out.train[:d.limit], out.train_qa[:d.limit]
+    _attach_pairs(cfg, out, train + qa, kw)
+    if d.limit > 0:
+        out.train_pairs = out.train_pairs[:d.limit]
     return out
 
 

@@ -107,7 +107,70 @@ class EvaluationMixin:
             res["val_l1"] = float(np.mean(l1s)) if l1s else float("nan")
         if self.split.val_qa:
             res["qa_acc"] = self.qa_accuracy(self._dataset(self.split.val_qa, True, "val_qa"))
+        if getattr(self.split, "val_pairs", None):
+            res.update(self.pair_accuracy(self._pair_dataset(self.split.val_pairs, "val_pairs")))
         return res
+
+    def pair_accuracy(self, ds) -> dict[str, float]:
+        """Share of validation pairs with a winner that the judge (``pair_acc``, when the
+        evaluator has one) and the regression scores (``pair_acc_scores``) order right,
+        overall and per target."""
+        import torch
+
+        from .pairwise import pair_logits
+
+        n = len(ds)
+        mine = list(range(self.rank, n, self.world))
+        bs = max(1, self.cfg.train.eval_batch_size // 2)
+        batches = [mine[i:i + bs] for i in range(0, len(mine), bs)]
+        rows: list[tuple[int, float, float]] = []
+        has_judge = getattr(self.model, "judges", None) is not None
+        self.model.eval()
+        with torch.no_grad():
+            for batch in self._loader(ds, batches):
+                b = self._to_device(batch)
+                if has_judge:
+                    with self.acc.autocast():
+                        u, ds_ = pair_logits(self.model, b)
+                else:
+                    with self.acc.autocast():
+                        out = self.model(b["inputs"], b["anchors"])
+                    idx = b["pair_target"].repeat_interleave(2)[:, None]
+                    s = out["preds"].gather(1, idx).squeeze(1)
+                    ds_ = s[0::2] - s[1::2]
+                    u = ds_
+                rows += list(zip(b["pair_index"].tolist(), u.float().cpu().tolist(),
+                                 ds_.float().cpu().tolist()))
+        if self.world > 1:
+            from accelerate.utils import gather_object
+
+            rows = gather_object(rows)
+        res: dict[str, float] = {}
+        decided = [(i, u, d) for i, u, d in rows if ds.pairs[i].label != 0.5]
+        if not decided:
+            return res
+
+        def acc(sel, col) -> float:
+            return float(np.mean([(r[col] > 0) == (ds.pairs[r[0]].label == 1.0) for r in sel]))
+
+        if has_judge:
+            res["pair_acc"] = acc(decided, 1)
+        res["pair_acc_scores"] = acc(decided, 2)
+        if len(self.targets) > 1 and has_judge:
+            for t_idx, t in enumerate(self.targets):
+                sel = [r for r in decided if ds.pairs[r[0]].target == t_idx]
+                if sel:
+                    res[f"pair_acc_{t.name}"] = acc(sel, 1)
+        return res
+
+    def _pair_dataset(self, pairs, kind: str):
+        from .pairwise import PairDataset
+
+        cache = self.__dict__.setdefault("_datasets", {})
+        if (kind, "pairs") not in cache:
+            cache[(kind, "pairs")] = PairDataset(pairs, self.encoder, self.frames,
+                                                 cache=self.cfg.data.cache)
+        return cache[(kind, "pairs")]
 
     _datasets: dict[tuple, Any]
 

@@ -103,6 +103,41 @@ class LoadedEvaluator:
         return out
 
 
+    def compare(self, frames_a: Sequence[Any], frames_b: Sequence[Any], items: Sequence[Any],
+                target: str | None = None, *, batch_size: int = 4) -> list[float]:
+        """P(video a is better than video b) per pair, from the pair judge of ``target``
+        (default: the first target); needs an evaluator trained with a pairwise stage."""
+        import torch
+
+        from .pairwise import collate_pairs, pair_logits
+
+        if getattr(self.model, "judges", None) is None:
+            raise MetricError(f"{self.folder}: this evaluator has no pair judge (train it with a "
+                              "pairwise stage)")
+        names = [t.name for t in self.targets]
+        t_idx = names.index(target) if target else 0
+        if target and target not in names:
+            raise MetricError(f"{self.folder}: no target {target!r} (targets: "
+                              f"{', '.join(names)})")
+        rows = []
+        for i, (fa, fb, it) in enumerate(zip(frames_a, frames_b, items)):
+            before, _ = self.encoder.mos_texts(t_idx, getattr(it, "prompt", None), None, False)
+            a, b = self.encoder.encode(fa, before, before), self.encoder.encode(fb, before, before)
+            a.target = b.target = t_idx
+            rows.append((a, b, t_idx, 0.5, i))
+        tok = self.encoder.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        side = self.meta.get("padding_side", "left")
+        out: list[float] = []
+        with self.backbone.lock, torch.no_grad():
+            for start in range(0, len(rows), max(1, int(batch_size))):
+                batch = collate_pairs(rows[start:start + max(1, int(batch_size))], int(pad), side)
+                batch["inputs"] = self._device(batch)
+                u, _ = pair_logits(self.model, batch)
+                out += torch.sigmoid(u.float()).cpu().tolist()
+        return out
+
+
 def load_evaluator(folder: str | Path, device: str = "", dtype: str = "",
                    trust_remote_code: bool = False) -> LoadedEvaluator:
     """Rebuild an evaluator from its folder; any mismatch raises :class:`MetricError`.
@@ -148,7 +183,10 @@ def load_evaluator(folder: str | Path, device: str = "", dtype: str = "",
                                 r=int(lora.get("r", 0)), alpha=int(lora.get("alpha", 1)),
                                 dropout=float(lora.get("dropout", 0.0)),
                                 head_hidden=int(head.get("hidden", 0)),
-                                head_dropout=float(head.get("dropout", 0.0)))
+                                head_dropout=float(head.get("dropout", 0.0)),
+                                judge=((int(meta["judge"]["hidden"]),
+                                        float(meta["judge"]["score_weight"]))
+                                       if meta.get("judge") else None))
     load_weights_into(model, path, meta)
     model.eval()
     return LoadedEvaluator(path, meta, model, backbone, PromptEncoder(backbone, targets))

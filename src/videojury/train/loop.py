@@ -49,7 +49,7 @@ from .data import FrameCache, Split, frame_policy, split_examples
 from .evaluation import EvaluationMixin
 from .losses import stage_loss
 from .runlog import CsvLog, fmt_metrics, log_columns, open_tensorboard, peak_gb
-from .saving import HEADS_FILE, save_evaluator
+from .saving import HEADS_FILE, JUDGE_FILE, save_evaluator
 
 
 @dataclass
@@ -101,8 +101,8 @@ class Trainer(CheckpointMixin, EvaluationMixin):
 
     # What ``_finish`` copies from the selected evaluator up into ``output_dir``
     # (evaluator.json last, so a reader never sees it before its weights).
-    export_files: tuple[str, ...] = ("adapter.safetensors", HEADS_FILE, "val_predictions.csv",
-                                     "evaluator.json")
+    export_files: tuple[str, ...] = ("adapter.safetensors", HEADS_FILE, JUDGE_FILE,
+                                     "val_predictions.csv", "evaluator.json")
 
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None,
                  on_step: Callable[[int], None] | None = None) -> None:
@@ -152,6 +152,10 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             raise InputError("config: the projector/regression stages need MOS training rows")
         if "qa" in needs and not self.split.train_qa:
             raise InputError("config: a qa stage needs QA rows (data.qa)")
+        if "pairwise" in needs and not self.split.train_pairs:
+            raise InputError("config: the pairwise stage has no training pairs (every pair in "
+                             "data.pairs touches a validation video; give data.val_pairs or "
+                             "more pairs)")
         self.checkpoint = resolve_checkpoint(_local_or_name(cfg, cfg.base),
                                              _local_or_name(cfg, cfg.processor) or None)
         backbone = load_private_backbone(self.checkpoint, str(self.acc.device),
@@ -166,10 +170,13 @@ class Trainer(CheckpointMixin, EvaluationMixin):
                                              lc.vision_targets, lc.layers) if lc.r > 0 else [])
         # Heads and LoRA start from the same draws in every run with this seed.
         torch.manual_seed(cfg.seed)
+        self.pairwise = any(st.kind == "pairwise" and st.epochs > 0 for st in cfg.stages)
         self.model = build_evaluator(backbone, self.targets, lora_names=self.lora_names,
                                      r=lc.r, alpha=lc.alpha, dropout=lc.dropout,
                                      head_hidden=cfg.head.hidden, head_dropout=cfg.head.dropout,
-                                     init_bias=cfg.head.init_bias)
+                                     init_bias=cfg.head.init_bias,
+                                     judge=(cfg.judge.hidden, cfg.judge.score_weight)
+                                     if self.pairwise else None)
         if cfg.train.gradient_checkpointing:
             hf = self.model.hf
             # Non-reentrant checkpointing works with frozen inputs (no need to make the
@@ -207,11 +214,12 @@ class Trainer(CheckpointMixin, EvaluationMixin):
 
     # --- parameters --------------------------------------------------------------
     def _saved_params(self) -> dict[str, Any]:
-        from .model import heads_state, trainable_state
+        from .model import heads_state, judges_state, trainable_state
 
         out = {"adapter." + k: v for k, v in
                trainable_state(self.model, self.projector_trained).items()}
         out.update({"heads." + k: v for k, v in heads_state(self.model).items()})
+        out.update({"judge." + k: v for k, v in judges_state(self.model).items()})
         return out
 
     def _set_trainable(self, kind: str, train_projector: bool) -> list[list[Any]]:
@@ -230,8 +238,12 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             if on:
                 p.requires_grad_(True)
                 body.append(p)
-        if kind == "regression":
+        if kind in ("regression", "pairwise"):
             for p in self.model.heads.parameters():
+                p.requires_grad_(True)
+                heads.append(p)
+        if kind == "pairwise":
+            for p in self.model.judges.parameters():
                 p.requires_grad_(True)
                 heads.append(p)
         return [body, heads]
@@ -261,9 +273,11 @@ class Trainer(CheckpointMixin, EvaluationMixin):
         from torch.utils.data import DataLoader
 
         from .model import collate
+        from .pairwise import PairDataset, collate_pairs
 
         # A partial (not a lambda) so worker processes can receive it under any start method.
-        fn = functools.partial(collate, pad_id=self.pad_id, side=self.cfg.train.padding_side)
+        fn = functools.partial(collate_pairs if isinstance(ds, PairDataset) else collate,
+                               pad_id=self.pad_id, side=self.cfg.train.padding_side)
         return DataLoader(ds, batch_sampler=batches, num_workers=self.cfg.data.num_workers,
                           collate_fn=fn, generator=torch.Generator().manual_seed(self.cfg.seed))
 
@@ -304,6 +318,9 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             "head": {"input_dim": dim, "hidden": int(cfg.head.hidden) or dim,
                      "dropout": cfg.head.dropout},
             "qa_trained": any(st.kind == "qa" and st.epochs > 0 for st in cfg.stages),
+            "judge": ({"hidden": int(cfg.judge.hidden) or 256,
+                       "score_weight": float(cfg.judge.score_weight)}
+                      if self.pairwise else None),
             "padding_side": cfg.train.padding_side,
             "training": {**info, "seed": cfg.seed, "videojury": __version__,
                          "config": cfg.to_dict()},
@@ -401,9 +418,12 @@ class Trainer(CheckpointMixin, EvaluationMixin):
         """Train one stage: its optimizer and schedule, then epoch after epoch."""
         cfg = self.cfg
         run.cut_short.pop(str(s_idx), None)  # set again below if max_steps stops it again
-        examples = self.split.train_qa if stage.kind == "qa" else self.split.train
-        with_answer = stage.kind != "regression" or cfg.loss.lm > 0
-        ds = self._dataset(examples, with_answer, f"train-{stage.kind}")
+        if stage.kind == "pairwise":
+            ds = self._pair_dataset(self.split.train_pairs, "train-pairs")
+        else:
+            examples = self.split.train_qa if stage.kind == "qa" else self.split.train
+            with_answer = stage.kind != "regression" or cfg.loss.lm > 0
+            ds = self._dataset(examples, with_answer, f"train-{stage.kind}")
         opt, groups = self._optimizer(s_idx, stage)
         model, opt = self.acc.prepare(self.model, opt)
         per_epoch = len(self._epoch_batches(len(ds), s_idx, 0))
@@ -420,7 +440,9 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             sp.step = int(resume_state["step"])
             sp.start_epoch, sp.start_group = int(resume_state["epoch"]), int(
                 resume_state["group"])
-        elif run.baseline is None and stage.kind == "regression" and self.split.val:
+        elif run.baseline is None and (
+                (stage.kind == "regression" and self.split.val)
+                or (stage.kind == "pairwise" and self.split.val_pairs)):
             run.baseline = self.evaluate()
             run.log.append({"time": time.time(), "stage": s_idx, "kind": stage.kind,
                             "epoch": 0, "step": 0, "global_step": run.global_step,

@@ -1,4 +1,5 @@
-"""Training losses: L1 + PLCC + pairwise rank on the regression heads, cross-entropy on text.
+"""Training losses: L1 + PLCC + pairwise rank on the regression heads, cross-entropy on text,
+and the pair judge's cross-entropy (:mod:`.pairwise`).
 
 Pure functions of tensors and the ``loss`` section of the configuration; the
 loop calls :func:`stage_loss` once per micro-batch.
@@ -44,6 +45,10 @@ def stage_loss(model, kind: str, batch: dict[str, Any], lc) -> tuple[Any, dict[s
     """
     import torch.nn.functional as F
 
+    if kind == "pairwise":
+        from .pairwise import pair_loss
+
+        return pair_loss(model, batch)
     want_lm = kind != "regression" or lc.lm > 0
     out = model(batch["inputs"], batch["anchors"], want_lm=want_lm)
     parts: dict[str, float] = {}
@@ -54,9 +59,14 @@ def stage_loss(model, kind: str, batch: dict[str, Any], lc) -> tuple[Any, dict[s
     tgt = batch["target"]
     pred = out["preds"].gather(1, tgt[:, None]).squeeze(1)
     y = batch["value"].to(pred.dtype)
-    l1 = (pred - y).abs().mean()
+    err = (pred - y).abs()
+    l1 = err.mean()
     loss = lc.l1 * l1
     parts["l1"] = float(l1.detach())
+    names = getattr(model, "names", None) or model.module.names
+    if len(names) > 1:  # per-dimension L1 for the log (AIGV-Assessor's four heads)
+        for t in tgt.unique().tolist():
+            parts[f"l1_{names[t]}"] = float(err[tgt == t].mean().detach())
     if lc.plcc > 0 or lc.rank > 0:
         pl, rk = [], []
         for t in tgt.unique():

@@ -323,6 +323,31 @@ def make_head(dim: int, hidden: int, dropout: float, init_bias: float):
     return head
 
 
+class Judge(torch.nn.Module):
+    """AIGV-Assessor's pair judge for one dimension, antisymmetric (see :mod:`.pairwise`)."""
+
+    def __init__(self, dim: int, hidden: int, score_weight: float) -> None:
+        super().__init__()
+        self.g = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.GELU(),
+                                     torch.nn.Linear(hidden, 1))
+        with torch.no_grad():
+            self.g[2].weight.zero_()
+            self.g[2].bias.zero_()
+        self.score_weight = torch.nn.Parameter(torch.tensor(float(score_weight)))
+
+    def forward(self, h_a, h_b, s_a, s_b):
+        """The logit of "a is better" for each pair (hidden states (B, D), scores (B,))."""
+        phi_a = h_a / (h_a.norm(dim=-1, keepdim=True) + 1e-6)
+        phi_b = h_b / (h_b.norm(dim=-1, keepdim=True) + 1e-6)
+        d = phi_a - phi_b
+        return (self.g(d) - self.g(-d)).squeeze(-1) + self.score_weight * (s_a - s_b)
+
+
+def make_judges(names: Sequence[str], dim: int, hidden: int, score_weight: float):
+    """One :class:`Judge` per target, fp32."""
+    return torch.nn.ModuleDict({n: Judge(dim, int(hidden) or 256, score_weight) for n in names})
+
+
 def _inject_lora(model, names: list[str], r: int, alpha: int, dropout: float):
     from ..errors import require
 
@@ -334,9 +359,11 @@ def _inject_lora(model, names: list[str], r: int, alpha: int, dropout: float):
 
 def build_evaluator(backbone, targets: Sequence[TargetPrompt], *, lora_names: list[str],
                     r: int, alpha: int, dropout: float, head_hidden: int = 0,
-                    head_dropout: float = 0.0, init_bias: float = 0.5):
+                    head_dropout: float = 0.0, init_bias: float = 0.5,
+                    judge: tuple[int, float] | None = None):
     """An :class:`EvaluatorModel` over a (private) backbone: LoRA injected on
-    ``lora_names`` (none when ``r`` is 0) and one fresh head per target."""
+    ``lora_names`` (none when ``r`` is 0), one fresh head per target and, with
+    ``judge`` = (hidden, score weight), one pair judge per target (:mod:`.pairwise`)."""
     model = backbone.model
     if r > 0:
         missing = [n for n in lora_names if n not in dict(model.named_modules())]
@@ -352,7 +379,12 @@ def build_evaluator(backbone, targets: Sequence[TargetPrompt], *, lora_names: li
     heads = torch.nn.ModuleDict({t.name: make_head(dim, hidden, head_dropout, init_bias)
                                  for t in targets})
     heads.to(backbone.device)
-    return EvaluatorModel(model, heads, [t.name for t in targets], use_lora=r > 0)
+    judges = None
+    if judge is not None:
+        judges = make_judges([t.name for t in targets], dim, judge[0], judge[1])
+        judges.to(backbone.device)
+    return EvaluatorModel(model, heads, [t.name for t in targets], use_lora=r > 0,
+                          judges=judges)
 
 
 def _text_config(model):
@@ -364,10 +396,11 @@ class EvaluatorModel(torch.nn.Module):
     """Backbone (with LoRA) + heads; ``forward`` returns per-target predictions at the
     anchors and, on request, the language-model logits there."""
 
-    def __init__(self, model, heads, names: list[str], use_lora: bool) -> None:
+    def __init__(self, model, heads, names: list[str], use_lora: bool, judges=None) -> None:
         super().__init__()
         self.model = model
         self.heads = heads
+        self.judges = judges  # pair judges (a ModuleDict per target) or None
         self.names = list(names)
         self.use_lora = use_lora
 
@@ -387,11 +420,14 @@ class EvaluatorModel(torch.nn.Module):
         rows = torch.arange(hs.shape[0], device=hs.device)
         return hs[rows, anchors.to(hs.device)]
 
-    def forward(self, inputs: dict[str, Any], anchors, want_lm: bool = False):
+    def forward(self, inputs: dict[str, Any], anchors, want_lm: bool = False,
+                want_hidden: bool = False):
         h = self.hidden_at(inputs, anchors)
         hf32 = h.float()
         preds = torch.stack([self.heads[n](hf32).squeeze(-1) for n in self.names], dim=1)
         out = {"preds": preds}
+        if want_hidden:
+            out["hidden"] = hf32
         if want_lm:
             head = self.hf.get_output_embeddings()
             out["lm_logits"] = head(h.to(head.weight.dtype)).float()
@@ -411,3 +447,9 @@ def trainable_state(evaluator, projector: bool) -> dict[str, Any]:
 def heads_state(evaluator) -> dict[str, Any]:
     """Head parameters keyed ``<target>.<layer>.<weight|bias>``."""
     return dict(evaluator.heads.named_parameters())
+
+
+def judges_state(evaluator) -> dict[str, Any]:
+    """Pair-judge parameters keyed ``<target>.<name>`` (empty without judges)."""
+    judges = getattr(evaluator, "judges", None)
+    return dict(judges.named_parameters()) if judges is not None else {}

@@ -13,8 +13,10 @@ def log_columns(target_names: Sequence[str]) -> list[str]:
     """The columns of ``metrics.csv`` (one row per optimizer step and per evaluation)."""
     return (["time", "stage", "kind", "epoch", "step", "global_step", "split", "lr", "loss",
              "l1", "plcc_loss", "rank_loss", "lm_loss", "ce", "val_l1", "srcc", "plcc",
-             "krcc", "qa_acc", "seconds", "mem_gb"]
-            + [f"{k}_{t}" for t in target_names for k in ("srcc", "plcc", "krcc")])
+             "krcc", "qa_acc", "pair_ce", "pair_acc", "pair_acc_scores", "seconds", "mem_gb"]
+            + [f"{k}_{t}" for t in target_names for k in ("srcc", "plcc", "krcc")]
+            + ([f"{k}_{t}" for t in target_names for k in ("l1", "pair_acc")]
+               if len(target_names) > 1 else []))
 
 
 class CsvLog:
@@ -50,7 +52,8 @@ class CsvLog:
 
 def fmt_metrics(res: dict[str, Any]) -> str:
     """A progress line's validation figures: ``srcc 0.8123, plcc 0.7900, ...``."""
-    keys = [k for k in ("srcc", "plcc", "krcc", "val_l1", "qa_acc") if k in res]
+    keys = [k for k in ("srcc", "plcc", "krcc", "val_l1", "qa_acc", "pair_acc",
+                        "pair_acc_scores") if k in res]
     return ", ".join(f"{k} {res[k]:.4f}" for k in keys)
 
 

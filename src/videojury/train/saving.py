@@ -37,6 +37,7 @@ FORMAT = "videojury-evaluator"
 FORMAT_VERSION = 1
 ADAPTER_FILE = "adapter.safetensors"
 HEADS_FILE = "heads.safetensors"
+JUDGE_FILE = "judge.safetensors"  # pair judges, only when a pairwise stage trained them
 META_FILE = "evaluator.json"
 
 
@@ -84,7 +85,7 @@ def save_evaluator(folder: str | os.PathLike, evaluator, meta: dict[str, Any],
     The folder is written as ``folder.tmp`` and renamed, so a crash never
     leaves a half-written evaluator under the real name.
     """
-    from .model import heads_state, trainable_state
+    from .model import heads_state, judges_state, trainable_state
 
     out = Path(folder)
     tmp = out.with_name(out.name + ".tmp")
@@ -93,9 +94,14 @@ def save_evaluator(folder: str | os.PathLike, evaluator, meta: dict[str, Any],
     tmp.mkdir(parents=True)
     save_tensors(tmp / ADAPTER_FILE, trainable_state(evaluator, projector))
     save_tensors(tmp / HEADS_FILE, heads_state(evaluator))
+    names = [ADAPTER_FILE, HEADS_FILE]
+    judges = judges_state(evaluator)
+    if judges:
+        save_tensors(tmp / JUDGE_FILE, judges)
+        names.append(JUDGE_FILE)
     meta = dict(meta)
     meta["format"], meta["format_version"] = FORMAT, FORMAT_VERSION
-    meta["files"] = {name: sha256_of(tmp / name) for name in (ADAPTER_FILE, HEADS_FILE)}
+    meta["files"] = {name: sha256_of(tmp / name) for name in names}
     write_json(meta, tmp / META_FILE, sort_keys=True)
     if out.exists():
         old = out.with_name(out.name + ".old")
@@ -173,7 +179,7 @@ def assign_exact(params: dict[str, Any], tensors: dict[str, Any], where: str) ->
 
 def load_weights_into(evaluator, folder: Path, meta: dict[str, Any]) -> None:
     """Load an evaluator folder's weights into a freshly built evaluator (strict)."""
-    from .model import heads_state, trainable_state
+    from .model import heads_state, judges_state, trainable_state
 
     verify_files(folder, meta)
     adapter = read_tensors(folder / ADAPTER_FILE, "evaluator")
@@ -181,6 +187,10 @@ def load_weights_into(evaluator, folder: Path, meta: dict[str, Any]) -> None:
     assign_exact(trainable_state(evaluator, bool(meta.get("projector_trained"))), adapter,
                  str(folder / ADAPTER_FILE))
     assign_exact(heads_state(evaluator), heads, str(folder / HEADS_FILE))
+    judges = judges_state(evaluator)
+    if judges or JUDGE_FILE in meta["files"]:
+        assign_exact(judges, read_tensors(folder / JUDGE_FILE, "evaluator"),
+                     str(folder / JUDGE_FILE))
 
 
 # --- optimizer state and RNG ---------------------------------------------------------
