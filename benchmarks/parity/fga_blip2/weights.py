@@ -11,13 +11,15 @@ its unused LM head ``Qformer.cls.*`` (decoder tied to the word embeddings), ``qu
 ``text_proj``, ``itm_head``, ``temp`` and FGA's token-mask MLP
 ``mask_proj.layers.*``. Small: ViT width 176 (2 heads of 88, as EVA's
 ``width // 88``), 2 blocks, patch 14, 42 px; Q-Former width 128 (2 heads of
-64), 2 layers, 32 query tokens. Also a tiny WordPiece vocabulary, three clips
+64), 2 layers, 32 query tokens (``FGA_PARITY_SIZE=wide``: the real model's widths, heads
+and 364 px with 2 ViT blocks and 2 Q-Former layers). Also a tiny WordPiece vocabulary, three clips
 of four frames and three prompts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,9 @@ import torch
 
 W, DEPTH, PATCH, IMAGE, MLP = 176, 2, 14, 42, 768      # EVA ViT (mlp: int(176 * 4.3637))
 H, LAYERS, INTER, MAXPOS, NQ, FREQ = 128, 2, 512, 64, 32, 2  # Q-Former
+if os.environ.get("FGA_PARITY_SIZE") == "wide":  # FGA-BLIP2's real widths, 364 px, 2 + 2 layers
+    W, DEPTH, PATCH, IMAGE, MLP = 1408, 2, 14, 364, 6144
+    H, LAYERS, INTER, MAXPOS = 768, 2, 3072, 512
 WORDS = ["a", "red", "car", "on", "the", "road", "cat", "sitting", "chair", "people", "walking",
          "in", "city", "at", "night", "blue", "dog", ",", "and"]
 PROMPTS = ["A red car, on the road!", "a cat (sitting) on a chair.", "People walking in the city at night"]
