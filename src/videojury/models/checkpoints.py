@@ -614,6 +614,23 @@ WEIGHT_FILES: dict[str, WeightFile] = {w.name: w for w in [
                "S-Lab License 1.0 (NON-COMMERCIAL use only)", 214.0,
                "DOVER (Wu et al., ICCV 2023), trained on LSVQ; metric dover "
                "(size approximate, from the parameter count)"),
+    WeightFile("vsfa", "VSFA.pt", "https://github.com/lidq92/VSFA/raw/master/models/VSFA.pt",
+               "MIT", 2.1, "VSFA head (Li et al., ACM MM 2019), trained on KoNViD-1k (split 9); "
+               "metric vsfa, with resnet50-imagenet"),
+    WeightFile("resnet50-imagenet", "resnet50-0676ba61.pth",
+               "https://download.pytorch.org/models/resnet50-0676ba61.pth", "BSD-3-Clause", 97.8,
+               "torchvision's ImageNet ResNet-50 (IMAGENET1K_V1, what resnet50(pretrained=True) "
+               "loads); VSFA's feature extractor"),
+    WeightFile("simplevqa", "UGC_BVQA_model.pth",
+               "https://drive.google.com/file/d/137XJdq3reNMJ9tkBNqKUYTY_dTlcwXc3/view",
+               "Apache-2.0", 103.0,
+               "SimpleVQA (Sun et al., ACM MM 2022), trained on LSVQ; metric simplevqa, with "
+               "slowfast-r50 (Google Drive: download in a browser; size approximate)"),
+    WeightFile("slowfast-r50", "SLOWFAST_8x8_R50.pyth",
+               "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/"
+               "SLOWFAST_8x8_R50.pyth", "Apache-2.0", 264.0,
+               "pytorchvideo's SlowFast R50 8x8 on Kinetics-400; SimpleVQA's motion features "
+               "(size approximate)"),
 ]}
 
 
