@@ -293,7 +293,9 @@ def _matlab_length(rows: int) -> int:
 def pss(gray: np.ndarray, shrink: str = "octave") -> float:
     pts = _on_block_corner(corners(gray, shrink=shrink))
     pri = _on_block_corner(corners(jpeg_roundtrip(gray, 0), shrink=shrink))
-    common = len(set(map(tuple, pts)) & set(map(tuple, pri)))
+    # intersect(pp, ppPRI, 'rows'): the distinct points in both, by a 1-D key.
+    span = int(max(pts[:, 1].max(initial=0), pri[:, 1].max(initial=0))) + 1
+    common = np.intersect1d(pts[:, 0] * span + pts[:, 1], pri[:, 0] * span + pri[:, 1]).size
     return _matlab_length(common) / (_matlab_length(len(pri)) + 1.0)
 
 
