@@ -114,7 +114,8 @@ def test_multiscale_tokens_layout():
     assert int(t.mask[0, :49].sum()) == 28 and int(t.mask[0, 49:193].sum()) == 72
     assert bool(t.mask[0, 193:].all())
     assert t.scale[0, 193:].unique().tolist() == [2] and t.scale[0, 49:121].unique().tolist() == [1]
-    # hashed positions span the 10x10 grid: first row 0.., last patch of the 6x12 scale: row 5 -> 8, column 11 -> 9
+    # hashed positions on the 10x10 grid: the first patch 0; the last of the 6x12 scale has
+    # row 5 -> 8 and column 11 -> 9, so 89
     assert int(t.pos[0, 49]) == 0 and int(t.pos[0, 49 + 71]) == 89
 
 
@@ -179,8 +180,9 @@ def test_bench_writes_vbench_scale(ckpt, tmp_path, monkeypatch):
 
     monkeypatch.setenv("VIDEOJURY_WEIGHTS", str(Path(ckpt).parent))  # the file's own name
     suite = tmp_path / "VBench_full_info.json"
-    suite.write_text(json.dumps([{"prompt_en": "a quiet street", "dimension": ["imaging_quality"]},
-                                 {"prompt_en": "a red ball", "dimension": ["temporal_flickering"]}]))
+    info = [{"prompt_en": "a quiet street", "dimension": ["imaging_quality"]},
+            {"prompt_en": "a red ball", "dimension": ["temporal_flickering"]}]
+    suite.write_text(json.dumps(info))
     rng = np.random.default_rng(7)
     for p in ("a quiet street", "a red ball"):
         write_video(tmp_path / "v" / "m" / f"{p}-0.mp4",
