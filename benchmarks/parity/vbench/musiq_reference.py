@@ -21,7 +21,7 @@ shares torch 2.14.1 / torchvision 0.29.1 with videojury's venv through a ``.pth`
         | tar -x -C /tmp/musiqref/vbench-src                  # VBench commit 45e79ec
     PYTHONPATH=/tmp/musiqref/vbench-src /tmp/musiqref/bin/python \\
         benchmarks/parity/vbench/musiq_reference.py [--full] [--real SKV_DATA_DIR] \\
-        [--real-frames N] [--only CLIP,...] [--modes MODE,...] [--json OUT]
+        [--real-frames N] [--only CLIP,...] [--modes MODE,...] [--json OUT] [--speed N]
 
 Default: the tiny configuration of ``tests/test_vbench_musiq.py`` (width 48, 2 layers;
 the stem, patch size, hash grid and scales are MUSIQ's) on the test's synthetic clips;
@@ -60,6 +60,27 @@ def _real_clips(folder: Path, data: Path, n: int) -> dict[str, Path]:
     return out
 
 
+def _speed(ref, ours, n: int) -> None:
+    """pyiqa's MUSIQ one frame at a time as VBench calls it (autograd on) against videojury's
+    network on the same frames in one batch (inference mode), twice."""
+    import time
+
+    import torch
+
+    x = torch.rand(n, 3, 288, 512, generator=torch.Generator().manual_seed(0))
+    for rep in range(2):
+        t = time.perf_counter()
+        a = [float(ref(x[i:i + 1])) for i in range(n)]
+        tr = time.perf_counter() - t
+        t = time.perf_counter()
+        with torch.inference_mode():
+            b = ours(x).tolist()
+        to = time.perf_counter() - t
+        diff = max(abs(p - q) for p, q in zip(a, b))
+        print(f"rep {rep}: VBench's loop (pyiqa MUSIQ, 1 frame a call) {tr:.1f} s, videojury "
+              f"(batch {n}) {to:.1f} s, ratio {tr / to:.2f}, max |diff| {diff:.2g}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="MUSIQ's real size (27.1M parameters)")
@@ -67,6 +88,8 @@ def main() -> None:
     ap.add_argument("--real-frames", type=int, default=6)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--only", default=None, help="comma-separated clip names to run")
+    ap.add_argument("--speed", type=int, default=0,
+                    help="only time the networks on this many random 288x512 frames")
     ap.add_argument("--json", default=None, help="write the numbers here (after each clip)")
     args = ap.parse_args()
 
@@ -94,6 +117,9 @@ def main() -> None:
                     num_layers=cfg.layers)
     ref.to("cpu")
     ref.training = False
+    if args.speed:
+        _speed(ref, vm.load_musiq(ckpt), args.speed)
+        return
 
     out: dict = {"config": {"width": cfg.width, "layers": cfg.layers, "mlp": cfg.mlp,
                             "seed": SEED}, "clips": {}}
