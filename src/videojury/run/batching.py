@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
+import numpy as np
+
 from ..data.items import Item
 from ..metrics.base import Metric
 from ..metrics.calling import MetricLoadError, ensure_loaded, error_text, score_batch_safely
@@ -227,10 +229,64 @@ def decode_for(item: Item, metrics: Sequence[Metric]) -> dict[int, Frames | Base
         check_file(path)  # missing, link loop, folder, FIFO/device: one clear error, no hang
         info = probe(path, exact=True)
         policies = [m.frame_policy() for m in metrics]
-        got = sample_many(path, policies, info=info, errors="collect")
-        return {i: got[pol] for i, pol in enumerate(policies)}
+        got: dict = sample_many(path, policies, info=info, errors="collect")
+        return {i: got[pol] for i, pol in enumerate(share_streams(policies, got))}
     except Exception as exc:  # noqa: BLE001 - recorded per item
         return {i: exc for i in range(len(metrics))}
+
+
+def share_streams(policies: Sequence, got: dict) -> list:
+    """Let metrics that read the same frames share one decode (``got`` is updated).
+
+    A streamed policy decodes its video each time a metric iterates it. When
+    another policy already holds the very same frames (same indices, same
+    size; policies may differ only in ``min_frames``), the streamed one gets
+    those; when two or more metrics stream the same frames and they fit in
+    :data:`~videojury.video.sampling.PIXEL_BUDGET` pixels, they are decoded
+    once and held. The frames are the decoder's, bit for bit, either way.
+    Returns ``policies`` with each one replaced by the policy it now shares.
+    """
+    from ..video.sampling import PIXEL_BUDGET
+
+    def key(fr: Frames):
+        if fr.array is not None:
+            size = (int(fr.array.shape[2]), int(fr.array.shape[1])) if fr.array.ndim == 4 \
+                else None
+        else:
+            prep = getattr(fr.source, "prep", None)
+            size = getattr(prep, "size", None) or (fr.info.width, fr.info.height)
+        return (np.asarray(fr.indices).tobytes(), size)
+
+    held: dict = {}
+    streams: dict = {}
+    for pol in dict.fromkeys(policies):
+        fr = got.get(pol)
+        if isinstance(fr, Frames) and len(fr):
+            (streams if fr.streamed else held).setdefault(key(fr), pol)
+    out = []
+    for pol in policies:
+        fr = got.get(pol)
+        if not (isinstance(fr, Frames) and fr.streamed and len(fr)):
+            out.append(pol)
+            continue
+        k = key(fr)
+        if k in held:
+            out.append(held[k])
+            continue
+        users = sum(1 for q in policies if isinstance(got.get(q), Frames)
+                    and got[q].streamed and key(got[q]) == k)
+        if users >= 2 and len(fr) * k[1][0] * k[1][1] <= PIXEL_BUDGET:
+            first = streams[k]
+            if isinstance(got[first], Frames):  # not yet tried
+                try:
+                    got[first] = got[first].materialize()
+                    held[k] = first
+                except Exception as exc:  # noqa: BLE001 - recorded for those metrics
+                    got[first] = exc
+            out.append(first)
+            continue
+        out.append(pol)
+    return out
 
 
 def result_for(task: Task, item: Item, outcome: dict | BaseException | str,
