@@ -9,6 +9,8 @@
 * :mod:`.videoscore`: ``videoscore2``, ``videoscore2_prob`` (VideoScore2 as released) and
   ``videoscore`` (VideoScore v1/v1.1, Idefics2 + regression head);
 * :mod:`.qa`: ``qa``, yes/no question answering;
+* :mod:`.love`: ``love_perception``, ``love_correspondence``, ``love_qa`` (LOVE's
+  released evaluators; model in :mod:`videojury.models.love`);
 * :mod:`.prompts`: every prompt's wording, in one table.
 
 Importing these modules needs neither torch nor transformers; models load
