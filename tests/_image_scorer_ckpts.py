@@ -23,7 +23,8 @@ def _weights(name: str):
 def write_all(root: str | Path) -> dict[str, Path]:
     """``laion_head`` (a predictor head on the tiny CLIP's 16-dim embedding) and
     ``hps_weights`` / ``hps_arch`` (a tiny HPSv2 checkpoint and its open_clip config),
-    ``ir_weights`` / ``ir_med_config`` / ``ir_tokenizer`` (a tiny ImageReward checkpoint)."""
+    ``ir_weights`` / ``ir_med_config`` / ``ir_tokenizer`` (a tiny ImageReward checkpoint),
+    ``fga_weights`` / ``fga_tokenizer`` (a tiny FGA-BLIP2 checkpoint)."""
     import torch
 
     root = Path(root)
@@ -32,5 +33,7 @@ def write_all(root: str | Path) -> dict[str, Path]:
     torch.save(_weights("laion_aesthetic").head_state(16), head)
     hps = _weights("hpsv2").make(root / "hps")
     ir = _weights("imagereward").make(root / "imagereward")
+    fga = _weights("fga_blip2").make(root / "fga_blip2")
     return {"laion_head": head, "hps_weights": hps["weights"], "hps_arch": hps["arch"],
-            "ir_weights": ir["weights"], "ir_med_config": ir["med_config"], "ir_tokenizer": ir["tokenizer"]}
+            "ir_weights": ir["weights"], "ir_med_config": ir["med_config"], "ir_tokenizer": ir["tokenizer"],
+            "fga_weights": fga["weights"], "fga_tokenizer": fga["tokenizer"]}

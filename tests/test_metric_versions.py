@@ -120,6 +120,8 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"imagereward": 0.4399653971195221}),
     "hpsv2": ("hpsv2:weights={hps_weights},arch={hps_arch},frames=4", "1",
         {"hpsv2": -0.32732439041137695}),
+    "fga_blip2": ("fga_blip2:model={fga_weights},tokenizer={fga_tokenizer},frames=4", "1",
+        {"fga_blip2": 1.6396114826202393}),
     "overall_consistency": ("overall_consistency:model={vbench_viclip}", "1",
         {"overall_consistency": 0.3653953969478607}),
     "temporal_style": ("temporal_style:model={vbench_viclip}", "1",
