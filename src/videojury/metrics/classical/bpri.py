@@ -65,13 +65,18 @@ def _smooth_full(v: np.ndarray) -> np.ndarray:
     """
     p = np.pad(v, 2, mode="edge")
     h, w = v.shape[0] + 2, v.shape[1] + 2
-    out = np.multiply(p[2:2 + h, 2:2 + w], _W[0, 0])  # 0 + w*x is w*x
-    tmp = np.empty_like(out)
-    for j in range(3):
-        for i in range(3):
-            if i or j:
-                np.multiply(p[2 - i:2 - i + h, 2 - j:2 - j + w], _W[i, j], out=tmp)
-                out += tmp
+    out = np.empty((h, w))
+    rows = max(8, (1 << 19) // (8 * w))  # strips of about 512 KiB stay in cache
+    tmp = np.empty((rows, w))
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        o, t = out[r0:r1], tmp[:r1 - r0]
+        np.multiply(p[r0 + 2:r1 + 2, 2:2 + w], _W[0, 0], out=o)  # 0 + w*x is w*x
+        for j in range(3):
+            for i in range(3):
+                if i or j:
+                    np.multiply(p[r0 + 2 - i:r1 + 2 - i, 2 - j:2 - j + w], _W[i, j], out=t)
+                    o += t
     return out
 
 
