@@ -81,11 +81,9 @@ class _Words:
         left = int(st[_MT_N])
         key = st[:_MT_N].copy()
         # words still to be read from the current array: state[625-left .. 623]
-        self._head = _temper(key[_MT_N + 1 - left:])
+        self.buf = _temper(key[_MT_N + 1 - left:])
         self._bg = np.random.MT19937(0)
         self._bg.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": _MT_N}}
-        self.buf = self._head
-        self._head = None
 
     def ensure(self, n: int) -> np.ndarray:
         if self.buf.size < n:
@@ -143,7 +141,7 @@ def octave_randn(shape: int | tuple[int, ...], state: np.ndarray | None = None) 
         out = _randn_pairs(words.ensure(2 * pairs)[:2 * pairs], n)
         if out is not None:
             return out.reshape(shape, order="F")
-        if out is None and pairs > 4 * n + 4096:
+        if pairs > 4 * n + 4096:
             break  # a rejected all-zero uniform (about 2**-53 per uniform): stepwise path
         pairs *= 2
     return _randn_stepwise(n, st).reshape(shape, order="F")
