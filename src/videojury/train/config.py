@@ -127,6 +127,28 @@ class HeadConfig:
     hidden: int = 0  # 0: the backbone's hidden size
     dropout: float = 0.0
     init_bias: float = 0.5  # MOS/scale the untrained head is centred on
+    # anchor: the token before the level word; love_minus4: LOVE's hidden_states[-1][:, -4]
+    position: str = "anchor"
+
+
+@dataclass
+class TemporalConfig:
+    """The temporal branch (:mod:`.temporal`): a video net whose features enter the
+    language model as ``tokens`` extra tokens after the video.
+
+    ``kind``: ``none``, ``dover_technical`` / ``fast_vqa`` (the Swin3D fragment
+    net of DOVER's technical branch / FAST-VQA, LOVE's branch) or ``slowfast``
+    (a SlowFast-style motion pathway, AIGV-Assessor). ``checkpoint``: an
+    official Swin3D file (LOVE's temporal.pth, FAST-VQA, DOVER; empty: random
+    init). ``trainable``: train the video net too (the projector always
+    trains). ``width``: 0 for the real size (Swin-T 96, motion pathway 32).
+    """
+
+    kind: str = "none"
+    checkpoint: str = ""
+    trainable: bool = False
+    tokens: int = 4
+    width: int = 0
 
 
 @dataclass
@@ -240,6 +262,7 @@ class TrainConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     train: TrainLoopConfig = field(default_factory=TrainLoopConfig)
@@ -301,6 +324,27 @@ class TrainConfig:
             raise InputError("config: a pairwise stage needs preference pairs (data.pairs)")
         if self.judge.hidden < 0:
             raise InputError("config: judge.hidden must be >= 0")
+        if self.head.position not in ("anchor", "love_minus4"):
+            raise InputError(f"config: head.position must be anchor or love_minus4, got "
+                             f"{self.head.position!r}")
+        if self.head.position == "love_minus4" and self.loss.lm:
+            raise InputError("config: head.position love_minus4 reads the 4th token from the "
+                             "end of each row, and loss.lm appends the level word to training "
+                             "rows but not to scored ones, so training and scoring would read "
+                             "different tokens; set loss.lm to 0 or use head.position anchor")
+        tc = self.temporal
+        if tc.kind not in ("none", "dover_technical", "fast_vqa", "slowfast"):
+            raise InputError(f"config: temporal.kind must be none, dover_technical, fast_vqa or "
+                             f"slowfast, got {tc.kind!r}")
+        if tc.kind != "none" and not 1 <= tc.tokens <= 64:
+            raise InputError("config: temporal.tokens must be in 1..64")
+        if tc.width < 0:
+            raise InputError("config: temporal.width must be >= 0 (0: the real size)")
+        if tc.checkpoint and tc.kind in ("none", "slowfast"):
+            raise InputError(f"config: temporal.checkpoint is set but temporal.kind is "
+                             f"{tc.kind!r}; a checkpoint is for dover_technical or fast_vqa")
+        if tc.kind != "none" and self.vqa.model:
+            raise InputError("config: temporal: is for an LMM evaluator; not with vqa.model")
         if self.lora.r < 0 or self.lora.alpha <= 0 or not 0 <= self.lora.dropout < 1:
             raise InputError("config: lora.r must be >= 0 (0: no LoRA), alpha > 0, "
                              "0 <= dropout < 1")

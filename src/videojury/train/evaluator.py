@@ -186,7 +186,31 @@ def load_evaluator(folder: str | Path, device: str = "", dtype: str = "",
                                 head_dropout=float(head.get("dropout", 0.0)),
                                 judge=((int(meta["judge"]["hidden"]),
                                         float(meta["judge"]["score_weight"]))
-                                       if meta.get("judge") else None))
+                                       if meta.get("judge") else None),
+                                temporal=_temporal_spec(meta, path),
+                                temporal_swin=(meta.get("temporal") or {}).get("swin"),
+                                head_position=str(head.get("position", "anchor")))
     load_weights_into(model, path, meta)
     model.eval()
-    return LoadedEvaluator(path, meta, model, backbone, PromptEncoder(backbone, targets))
+    encoder = PromptEncoder(backbone, targets)
+    if model.temporal is not None:
+        encoder.use_temporal(model.temporal.spec.tokens, backbone.model.config)
+    return LoadedEvaluator(path, meta, model, backbone, encoder)
+
+
+def _temporal_spec(meta: dict[str, Any], path: Path):
+    """The saved temporal branch's layout (its weights come from temporal.safetensors,
+    never from the checkpoint it was initialised from)."""
+    from .temporal import TEMPORAL_KINDS, TemporalSpec
+
+    t = meta.get("temporal")
+    if not t:
+        return None
+    try:
+        spec = TemporalSpec(str(t["kind"]), int(t["tokens"]), int(t.get("width", 0)),
+                            bool(t.get("trainable", False)), "")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MetricError(f"{path}: malformed 'temporal' in evaluator.json ({exc})") from None
+    if spec.kind not in TEMPORAL_KINDS:
+        raise MetricError(f"{path}: unknown temporal branch kind {spec.kind!r}")
+    return spec

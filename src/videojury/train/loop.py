@@ -49,7 +49,7 @@ from .data import FrameCache, Split, frame_policy, split_examples
 from .evaluation import EvaluationMixin
 from .losses import stage_loss
 from .runlog import CsvLog, fmt_metrics, log_columns, open_tensorboard, peak_gb
-from .saving import HEADS_FILE, JUDGE_FILE, save_evaluator
+from .saving import HEADS_FILE, JUDGE_FILE, TEMPORAL_FILE, save_evaluator
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Trainer(CheckpointMixin, EvaluationMixin):
     # What ``_finish`` copies from the selected evaluator up into ``output_dir``
     # (evaluator.json last, so a reader never sees it before its weights).
     export_files: tuple[str, ...] = ("adapter.safetensors", HEADS_FILE, JUDGE_FILE,
-                                     "val_predictions.csv", "evaluator.json")
+                                     TEMPORAL_FILE, "val_predictions.csv", "evaluator.json")
 
     def __init__(self, cfg: TrainConfig, log: Callable[[str], None] | None = None,
                  on_step: Callable[[int], None] | None = None) -> None:
@@ -156,6 +156,10 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             raise InputError("config: the pairwise stage has no training pairs (every pair in "
                              "data.pairs touches a validation video; give data.val_pairs or "
                              "more pairs)")
+        tck = cfg.resolve_path(cfg.temporal.checkpoint)
+        if tck and not Path(tck).is_file():
+            raise InputError(f"config: temporal.checkpoint {cfg.temporal.checkpoint!r} is not a "
+                             "file; give LOVE's temporal.pth, a FAST-VQA or a DOVER file")
         self.checkpoint = resolve_checkpoint(_local_or_name(cfg, cfg.base),
                                              _local_or_name(cfg, cfg.processor) or None)
         backbone = load_private_backbone(self.checkpoint, str(self.acc.device),
@@ -176,7 +180,12 @@ class Trainer(CheckpointMixin, EvaluationMixin):
                                      head_hidden=cfg.head.hidden, head_dropout=cfg.head.dropout,
                                      init_bias=cfg.head.init_bias,
                                      judge=(cfg.judge.hidden, cfg.judge.score_weight)
-                                     if self.pairwise else None)
+                                     if self.pairwise else None,
+                                     temporal=self.temporal_spec(),
+                                     temporal_checkpoint=cfg.resolve_path(cfg.temporal.checkpoint),
+                                     head_position=cfg.head.position)
+        if self.model.temporal is not None:
+            self.encoder.use_temporal(cfg.temporal.tokens, backbone.model.config)
         if cfg.train.gradient_checkpointing:
             hf = self.model.hf
             # Non-reentrant checkpointing works with frozen inputs (no need to make the
@@ -197,6 +206,16 @@ class Trainer(CheckpointMixin, EvaluationMixin):
                  f"{self.acc.device}{' bf16' if use_bf16 else ''}, {self.world} process(es); "
                  f"LoRA on {len(self.lora_names)} modules, "
                  f"{self._count(True):,} trainable of {self._count(False):,} parameters")
+
+    def temporal_spec(self):
+        """The configured temporal branch (:mod:`.temporal`) or None."""
+        from .temporal import TemporalSpec
+
+        tc = self.cfg.temporal
+        if tc.kind == "none":
+            return None
+        return TemporalSpec(tc.kind, int(tc.tokens), int(tc.width), bool(tc.trainable),
+                            tc.checkpoint)
 
     def _pad_id(self) -> int:
         tok = self.encoder.tokenizer
@@ -220,6 +239,9 @@ class Trainer(CheckpointMixin, EvaluationMixin):
                trainable_state(self.model, self.projector_trained).items()}
         out.update({"heads." + k: v for k, v in heads_state(self.model).items()})
         out.update({"judge." + k: v for k, v in judges_state(self.model).items()})
+        from .temporal import temporal_state
+
+        out.update({"temporal." + k: v for k, v in temporal_state(self.model).items()})
         return out
 
     def _set_trainable(self, kind: str, train_projector: bool) -> list[list[Any]]:
@@ -246,6 +268,12 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             for p in self.model.judges.parameters():
                 p.requires_grad_(True)
                 heads.append(p)
+        br = self.model.temporal
+        if br is not None:  # its projector always trains, its video net when asked
+            for name, p in br.named_parameters():
+                if name.startswith("proj.") or self.cfg.temporal.trainable:
+                    p.requires_grad_(True)
+                    body.append(p)
         return [body, heads]
 
     # --- batches -----------------------------------------------------------------
@@ -316,7 +344,9 @@ class Trainer(CheckpointMixin, EvaluationMixin):
                       "modules": self.lora_names} if cfg.lora.r > 0 else None),
             "projector_trained": self.projector_trained,
             "head": {"input_dim": dim, "hidden": int(cfg.head.hidden) or dim,
-                     "dropout": cfg.head.dropout},
+                     "dropout": cfg.head.dropout, "position": cfg.head.position},
+            "temporal": (self.model.temporal.describe() if self.model.temporal is not None
+                         else None),
             "qa_trained": any(st.kind == "qa" and st.epochs > 0 for st in cfg.stages),
             "judge": ({"hidden": int(cfg.judge.hidden) or 256,
                        "score_weight": float(cfg.judge.score_weight)}

@@ -155,6 +155,20 @@ class PromptEncoder:
         # The chat wrapper decides how a family's processor takes frames; reuse
         # its settings so training sees exactly what scoring sees.
         self.video_kwargs = dict(lmm.video_kwargs)
+        # Temporal branch (:mod:`.temporal`): K slot tokens added after the video.
+        self.temporal_tokens = 0
+        self.vision_ids: set[int] = set()
+        self.slot_id = 0
+
+    def use_temporal(self, tokens: int, model_config) -> None:
+        """Add ``tokens`` slot tokens after the video of every encoded row."""
+        from .temporal import vision_token_ids
+
+        tok = self.tokenizer
+        pid = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.temporal_tokens = int(tokens)
+        self.vision_ids = vision_token_ids(model_config)
+        self.slot_id = int(pid if pid is not None else 0)
 
     # texts --------------------------------------------------------------------
     def mos_texts(self, target: int, prompt: str | None, value: float | None,
@@ -200,6 +214,11 @@ class PromptEncoder:
         target (first token after ``before`` when ``full`` is longer)."""
         inputs = self.run_processor(frames, full)
         anchor, nxt = locate_anchor(self.tokenizer, before, full, inputs["input_ids"][0].tolist())
+        if self.temporal_tokens:
+            from .temporal import insert_slots
+
+            inputs, anchor = insert_slots(inputs, anchor, self.temporal_tokens, self.slot_id,
+                                          self.vision_ids, frames.array)
         return Encoded(inputs, anchor, nxt)
 
 
@@ -360,11 +379,22 @@ def _inject_lora(model, names: list[str], r: int, alpha: int, dropout: float):
 def build_evaluator(backbone, targets: Sequence[TargetPrompt], *, lora_names: list[str],
                     r: int, alpha: int, dropout: float, head_hidden: int = 0,
                     head_dropout: float = 0.0, init_bias: float = 0.5,
-                    judge: tuple[int, float] | None = None):
+                    judge: tuple[int, float] | None = None, temporal=None,
+                    temporal_checkpoint: str = "", head_position: str = "anchor",
+                    temporal_swin: dict | None = None):
     """An :class:`EvaluatorModel` over a (private) backbone: LoRA injected on
     ``lora_names`` (none when ``r`` is 0), one fresh head per target and, with
-    ``judge`` = (hidden, score weight), one pair judge per target (:mod:`.pairwise`)."""
+    ``judge`` = (hidden, score weight), one pair judge per target (:mod:`.pairwise`).
+    ``temporal``: a :class:`.temporal.TemporalSpec` (its branch is built before LoRA
+    touches the model, from ``temporal_checkpoint`` when given); ``head_position``:
+    ``anchor`` or ``love_minus4`` (see :meth:`EvaluatorModel.hidden_at`)."""
     model = backbone.model
+    branch = None
+    if temporal is not None and temporal.on:
+        from .temporal import TemporalBranch
+
+        branch = TemporalBranch(temporal, int(_text_config(backbone.model).hidden_size),
+                                temporal_checkpoint, temporal_swin).to(backbone.device)
     if r > 0:
         missing = [n for n in lora_names if n not in dict(model.named_modules())]
         if missing:
@@ -384,7 +414,7 @@ def build_evaluator(backbone, targets: Sequence[TargetPrompt], *, lora_names: li
         judges = make_judges([t.name for t in targets], dim, judge[0], judge[1])
         judges.to(backbone.device)
     return EvaluatorModel(model, heads, [t.name for t in targets], use_lora=r > 0,
-                          judges=judges)
+                          judges=judges, temporal=branch, head_position=head_position)
 
 
 def _text_config(model):
@@ -396,34 +426,80 @@ class EvaluatorModel(torch.nn.Module):
     """Backbone (with LoRA) + heads; ``forward`` returns per-target predictions at the
     anchors and, on request, the language-model logits there."""
 
-    def __init__(self, model, heads, names: list[str], use_lora: bool, judges=None) -> None:
+    def __init__(self, model, heads, names: list[str], use_lora: bool, judges=None,
+                 temporal=None, head_position: str = "anchor") -> None:
         super().__init__()
         self.model = model
         self.heads = heads
         self.judges = judges  # pair judges (a ModuleDict per target) or None
         self.names = list(names)
         self.use_lora = use_lora
+        self.temporal = temporal  # a .temporal.TemporalBranch or None
+        self.head_position = head_position
+        self._slots = None
+        if temporal is not None:
+            from .temporal import SlotWriter, decoder_of
+
+            self._slots = SlotWriter()
+            decoder_of(self.hf).register_forward_pre_hook(self._slots, with_kwargs=True)
 
     @property
     def hf(self):
         """The transformers model under the PEFT wrapper."""
         return self.model.get_base_model() if self.use_lora else self.model
 
-    def hidden_at(self, inputs: dict[str, Any], anchors):
-        """Final hidden state (after the last norm) at each row's anchor."""
+    def read_position(self, anchors, attention_mask=None):
+        """Where the head reads each row: the anchor (the token before the level word), or
+        with ``love_minus4`` LOVE's ``hidden_states[-1][:, -4]``: the fourth token from the
+        end of the row's real tokens (the last 1 of its attention mask), so left or right
+        padding reads the same token as the unpadded row (LOVE's literal ``[:, -4]``
+        reads padding for the shorter rows of a right-padded batch)."""
+        if self.head_position != "love_minus4":
+            return anchors
+        if attention_mask is None:
+            raise MetricError("head.position love_minus4 needs the attention mask")
+        real = (attention_mask != 0).to(torch.int64)
+        last = real.shape[1] - 1 - real.flip(1).argmax(1)
+        return last.to(anchors.device) - 3
+
+    def hidden_at(self, inputs: dict[str, Any], anchors, both: bool = False):
+        """Final hidden state (after the last norm) at each row's anchor; with ``both``,
+        (state at the anchor, state where the head reads; see :meth:`read_position`)."""
+        from .temporal import BACK_KEY, SLOT_KEY
+
+        inputs = dict(inputs)
+        video, back = inputs.pop(SLOT_KEY, None), inputs.pop(BACK_KEY, None)
+        if self._slots is not None:
+            if video is None:
+                raise MetricError("the evaluator has a temporal branch but the batch carries "
+                                  "no frames for it (encode with PromptEncoder.use_temporal)")
+            k = int(self.temporal.spec.tokens)
+            start = anchors.to(back.device) - back
+            self._slots.positions = start[:, None] + torch.arange(k, device=back.device)
+            self._slots.tokens = self.temporal(video.to(anchors.device))
         hf = self.hf
         core = getattr(hf, "model", None)
-        if core is not None and hasattr(core, "language_model"):
-            hs = core(**inputs, use_cache=False).last_hidden_state
-        else:  # other layouts: the generic (slower) route through all hidden states
-            hs = hf(**inputs, use_cache=False, output_hidden_states=True).hidden_states[-1]
+        try:
+            if core is not None and hasattr(core, "language_model"):
+                hs = core(**inputs, use_cache=False).last_hidden_state
+            else:  # other layouts: the generic (slower) route through all hidden states
+                hs = hf(**inputs, use_cache=False, output_hidden_states=True).hidden_states[-1]
+        finally:
+            if self._slots is not None:
+                self._slots.tokens = self._slots.positions = None
         rows = torch.arange(hs.shape[0], device=hs.device)
-        return hs[rows, anchors.to(hs.device)]
+        at = hs[rows, anchors.to(hs.device)]
+        if not both:
+            return at
+        if self.head_position == "anchor":
+            return at, at
+        pos = self.read_position(anchors, inputs.get("attention_mask"))
+        return at, hs[rows, pos.to(hs.device)]
 
     def forward(self, inputs: dict[str, Any], anchors, want_lm: bool = False,
                 want_hidden: bool = False):
-        h = self.hidden_at(inputs, anchors)
-        hf32 = h.float()
+        h, h_head = self.hidden_at(inputs, anchors, both=True)
+        hf32 = h_head.float()
         preds = torch.stack([self.heads[n](hf32).squeeze(-1) for n in self.names], dim=1)
         out = {"preds": preds}
         if want_hidden:

@@ -38,6 +38,7 @@ FORMAT_VERSION = 1
 ADAPTER_FILE = "adapter.safetensors"
 HEADS_FILE = "heads.safetensors"
 JUDGE_FILE = "judge.safetensors"  # pair judges, only when a pairwise stage trained them
+TEMPORAL_FILE = "temporal.safetensors"  # the temporal branch (video net + projector), if any
 META_FILE = "evaluator.json"
 
 
@@ -99,6 +100,12 @@ def save_evaluator(folder: str | os.PathLike, evaluator, meta: dict[str, Any],
     if judges:
         save_tensors(tmp / JUDGE_FILE, judges)
         names.append(JUDGE_FILE)
+    from .temporal import temporal_state
+
+    branch = temporal_state(evaluator)
+    if branch:
+        save_tensors(tmp / TEMPORAL_FILE, branch)
+        names.append(TEMPORAL_FILE)
     meta = dict(meta)
     meta["format"], meta["format_version"] = FORMAT, FORMAT_VERSION
     meta["files"] = {name: sha256_of(tmp / name) for name in names}
@@ -191,6 +198,12 @@ def load_weights_into(evaluator, folder: Path, meta: dict[str, Any]) -> None:
     if judges or JUDGE_FILE in meta["files"]:
         assign_exact(judges, read_tensors(folder / JUDGE_FILE, "evaluator"),
                      str(folder / JUDGE_FILE))
+    from .temporal import temporal_state
+
+    branch = temporal_state(evaluator)
+    if branch or TEMPORAL_FILE in meta["files"]:
+        assign_exact(branch, read_tensors(folder / TEMPORAL_FILE, "evaluator"),
+                     str(folder / TEMPORAL_FILE))
 
 
 # --- optimizer state and RNG ---------------------------------------------------------
