@@ -287,3 +287,17 @@ def test_registered_metrics_and_love_matlab_pooling(tmp_path):
     assert mean.options["pool"] == "mean"
     with pytest.raises(MetricError, match="love_matlab"):
         load_metric("qac", pool="love")
+
+
+def test_metric_options_reach_the_image_function():
+    rng = np.random.default_rng(4)
+    im = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    m = load_metric("bmpri", noise="pcg64")
+    assert m.image_function()(im) == bmpri(im, noise="pcg64") != bmpri(im)
+    b = load_metric("bpri", shrink="subfield", noise="pcg64")
+    assert b.image_function()(im) == bpri(im, noise="pcg64", shrink="subfield")
+    assert load_metric("bpri").image_function()(im) == bpri(im)
+    with pytest.raises(MetricError, match="noise"):
+        load_metric("bmpri", noise="matlab")
+    with pytest.raises(MetricError, match="shrink"):
+        load_metric("bpri", shrink="pratt")
