@@ -120,7 +120,9 @@ def test_seed_baselines_list(capsys):
     status = {b.name: baseline_status(b)[0] for b in SEED_BASELINES}
     assert status["NIQE"] == status["HOSA"] == status["V-Temporal Flickering"] == "runs"
     assert status["CLIPScore"] == status["Qwen2.5-VL (7B)"] == "needs weights"
-    assert status["DOVER"] == status["ChatGPT-4o"] == status["LOVE (Ours)"] == "later"
+    assert status["DOVER"] == status["FAST-VQA"] == status["LOVE (Ours)"] == "needs weights"
+    assert status["ChatGPT-4o"] == status["Gemini1.5-pro"] == "needs a key"
+    assert status["BVQA"] == "later"
     assert set(suite_metrics("seed-baselines")) == {
         "hosa", "qac", "niqe", "brisque", "bmpri", "bpri", "temporal_flickering"}
     every = suite_metrics("seed-baselines-all")
@@ -129,7 +131,8 @@ def test_seed_baselines_list(capsys):
         suite_metrics("seeds")
     assert main(["metrics", "--suite", "seed-baselines"]) == 0
     text = capsys.readouterr().out
-    assert "LOVE's 48 V2T evaluators" in text and "deep VQA network: the next issue" in text
+    assert "LOVE's 48 V2T evaluators" in text and "needs a key" in text
+    assert "GEMINI_API_KEY" in text
 
 
 def test_score_needs_a_metric_or_a_suite(tmp_path, capsys):

@@ -88,6 +88,6 @@ def _run_suite(args) -> int:
 
     counts = pd.Series([r["status"] for r in rows]).value_counts()
     title = (f"{args.suite}: LOVE's {len(rows)} V2T evaluators - "
-             + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("runs", "needs weights", "later")))
+             + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("runs", "needs weights", "needs a key", "later")))
     out.print(frame_table(pd.DataFrame(rows), title=title, max_rows=len(rows)))
     return 0

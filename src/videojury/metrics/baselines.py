@@ -6,8 +6,8 @@ it: the metric specs that give its perception score, its correspondence score
 and its QA answers (``None`` where it has none), or the issue that will bring
 it. :func:`baseline_status` says, without loading anything, whether a row
 runs now (weight-free), needs weights (the metric exists; the checkpoint is
-downloaded on first use, or must be named with ``model=``), or needs a later
-issue. ``videojury metrics --suite seed-baselines`` prints the list and
+downloaded on first use, or must be named with ``model=``), needs a key (a
+hosted model behind an OpenAI-compatible endpoint), or needs a later issue. ``videojury metrics --suite seed-baselines`` prints the list and
 ``videojury score ... --suite seed-baselines`` scores the rows that run now
 (``seed-baselines-all``: every row whose metrics exist).
 """
@@ -42,6 +42,13 @@ def _judge(model: str, note: str = "") -> Baseline:
                     f"qa:model={model}", note=note)
 
 
+def _hosted(name: str, model: str, base_url: str = "", key: str = "", note: str = "") -> Baseline:
+    opts = f"model=openai:{model}" + (f",base_url={base_url}" if base_url else "") + (
+        f",api_key_env={key}" if key else "")
+    return Baseline(name, "hosted", f"judge_quality:{opts}", f"judge_correspondence:{opts}",
+                    f"qa:{opts}", note=note)
+
+
 def _named(b: Baseline, name: str) -> Baseline:
     return Baseline(name, b.category, b.perception, b.correspondence, b.qa, b.later, b.note)
 
@@ -56,22 +63,26 @@ SEED_BASELINES: tuple[Baseline, ...] = (
              note="anonymousdb/LOVE-{Perception,Correspondence,QA}; their InternLM2 tokenizer "
                   "needs trust_remote_code=true (the model runs natively)"),
     _named(_judge("OpenGVLab/InternVL2_5-38B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (38B)"),
-    Baseline("Grok2 Vision", "hosted", later="hosted model: a later issue"),
+    _hosted("Grok2 Vision", "grok-2-vision", "https://api.x.ai/v1", "XAI_API_KEY"),
     _named(_judge("OpenGVLab/InternVL2_5-78B,trust_remote_code=true", _UNVERIFIED + "; LOVE says 72B"),
            "InternVL2.5 (72B)"),
     _named(_judge("OpenGVLab/InternVL3-78B-hf", _UNVERIFIED + "; LOVE says 72B"), "InternVL3 (72B)"),
-    Baseline("ChatGPT-4o", "hosted", later="hosted model: a later issue"),
-    Baseline("Gemini1.5-pro", "hosted", later="hosted model: a later issue"),
+    _hosted("ChatGPT-4o", "gpt-4o"),
+    _hosted("Gemini1.5-pro", "gemini-1.5-pro",
+            "https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY",
+            "Gemini's OpenAI-compatible endpoint"),
     _named(_judge("OpenGVLab/InternVL3-38B-hf", _UNVERIFIED), "InternVL3 (38B)"),
     _named(_judge("llava-hf/llava-onevision-qwen2-72b-ov-hf", _UNVERIFIED), "Llava-one-vision (72B)"),
     _named(_judge("Qwen/Qwen2.5-VL-72B-Instruct", _UNVERIFIED), "Qwen2.5-VL (72B)"),
-    Baseline("Claude3.5", "hosted", later="hosted model: a later issue"),
+    _hosted("Claude3.5", "claude-3-5-sonnet-latest", "https://api.anthropic.com/v1",
+            "ANTHROPIC_API_KEY", "Anthropic's OpenAI-compatible endpoint sends no logprobs: the "
+            "level judges stop with that message; qa and rationale_judge (text) run"),
     _named(_judge("qwen2-vl-72b", _UNVERIFIED), "Qwen2-VL (72B)"),
     Baseline("FGA-BLIP2", "image_text", "fga_blip2", "fga_blip2",
              note="except EvalMuse's fga_blip2.pth (model=fga-blip2): fetch it by hand, the "
                   "load error prints the command"),
     Baseline("HPSv2", "image_text", "hpsv2", "hpsv2"),
-    Baseline("FAST-VQA", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("FAST-VQA", "vqa_network", "fast_vqa", "fast_vqa"),
     Baseline("HOSA", "handcrafted", "hosa", "hosa"),
     Baseline("ImageReward", "image_text", "imagereward", "imagereward"),
     Baseline("QAC", "handcrafted", "qac", "qac"),
@@ -85,7 +96,8 @@ SEED_BASELINES: tuple[Baseline, ...] = (
              later="transformers' VideoLlama3 architecture runs natively (tested on a tiny "
                    "checkpoint), but the released DAMO-NLP-SG/VideoLLaMA3-7B ships the authors' "
                    "own code layout; pass model=PATH of a transformers-format copy"),
-    Baseline("DOVER", "vqa_network", later="deep VQA network: the next issue"),
+    Baseline("DOVER", "vqa_network", "dover", "dover",
+             note="DOVER's weights: S-Lab License 1.0, non-commercial use only"),
     Baseline("BMPRI", "handcrafted", "bmpri", "bmpri"),
     Baseline("V-Aesthetic Quality", "vbench", "aesthetic_quality", "aesthetic_quality",
              note="VBench's aesthetic quality: LAION's linear head sa_0_4_vit_l_14_linear per frame, /10"),
@@ -105,7 +117,7 @@ SEED_BASELINES: tuple[Baseline, ...] = (
     Baseline("CogAgent (18B)", "lmm", later=_REMOTE.format("CogAgent", "cogagent")),
     Baseline("V-Subject Consistency", "vbench", "subject_consistency", "subject_consistency"),
     Baseline("BVQA", "vqa_network", later="deep VQA network: the next issue"),
-    Baseline("V-Overall Consistency", "vbench", later="VBench's ViCLIP: a later issue"),
+    Baseline("V-Overall Consistency", "vbench", "overall_consistency", "overall_consistency"),
     Baseline("V-Imaging Quality", "vbench", "imaging_quality", "imaging_quality",
              note="VBench's imaging quality: MUSIQ (SPAQ) per frame after VBench's 512 resize, /100"),
     Baseline("CLIPScore", "image_text", "clipscore", "clipscore"),
@@ -121,7 +133,8 @@ def _metric_name(spec: str) -> str:
 
 
 def baseline_status(b: Baseline) -> tuple[str, str]:
-    """``("runs" | "needs weights" | "later", detail)`` for one row, loading nothing."""
+    """``("runs" | "needs weights" | "needs a key" | "later", detail)`` for one row,
+    loading nothing."""
     from .base import list_metrics, metric_class
 
     if not b.specs:
@@ -130,6 +143,11 @@ def baseline_status(b: Baseline) -> tuple[str, str]:
     missing = [s for s in b.specs if _metric_name(s) not in known]
     if missing:
         return "later", f"metric {_metric_name(missing[0])} not in this version"
+    if b.category == "hosted":
+        env = next((o.split("=", 1)[1] for o in b.specs[0].split(",")
+                    if o.startswith("api_key_env=")), "OPENAI_API_KEY")
+        return "needs a key", (f"a hosted model (OpenAI-compatible chat completions): the key in "
+                               f"${env}; " + (b.note or ""))
     extras = {metric_class(_metric_name(s)).extra or "core" for s in b.specs}
     if extras == {"core"}:
         return "runs", "weight-free"
