@@ -560,7 +560,10 @@ def forward(m: LoadedLove, pixels, clips, text: str) -> dict[str, Any]:
     with torch.inference_mode():
         vit = net.vlm.get_image_features(pixels.to(dev, dt), vision_feature_layer=-1,
                                          vision_feature_select_strategy="default").pooler_output
-        feats = net.temporal(clips.to(dev, dt)).mean((-3, -2, -1))
+        # one clip at a time (LOVE runs the four as one batch; the same per-clip math,
+        # a quarter of the activation memory)
+        feats = torch.cat([net.temporal(c[None].to(dev, dt)).mean((-3, -2, -1))
+                           for c in clips])
         fast = net.fast_mlp(feats)
         emb = net.vlm.language_model.get_input_embeddings()(ids).clone()
         sel = (ids[0] == m.context_id)
