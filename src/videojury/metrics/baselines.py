@@ -60,8 +60,9 @@ _REMOTE = ("{} exists only as its repository's code (config model_type {}), an a
 
 SEED_BASELINES: tuple[Baseline, ...] = (
     Baseline("LOVE (Ours)", "love", "love_perception", "love_correspondence", "love_qa",
-             note="anonymousdb/LOVE-{Perception,Correspondence,QA}; their InternLM2 tokenizer "
-                  "needs trust_remote_code=true (the model runs natively)"),
+             note="not downloaded by videojury: hf download anonymousdb/LOVE-{Perception,"
+                  "Correspondence,QA} first; their InternLM2 tokenizer needs "
+                  "trust_remote_code=true (the model runs natively)"),
     _named(_judge("OpenGVLab/InternVL2_5-38B,trust_remote_code=true", _UNVERIFIED), "InternVL2.5 (38B)"),
     _hosted("Grok2 Vision", "grok-2-vision", "https://api.x.ai/v1", "XAI_API_KEY"),
     _named(_judge("OpenGVLab/InternVL2_5-78B,trust_remote_code=true", _UNVERIFIED + "; LOVE says 72B"),
