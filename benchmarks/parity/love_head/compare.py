@@ -21,8 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 
 def love_readout(hidden_states_last, mlpscore):
     """LOVE's lines 315-320: ``[:, -4, :]``, nan_to_num, the score head."""
@@ -82,7 +80,6 @@ def run(tiny: Path, video: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from videojury.data.synthetic import ClipSpec, make_clip
     from videojury.models.tiny import build_tiny
     from videojury.video import write_video
