@@ -227,8 +227,9 @@ class Trainer(CheckpointMixin, EvaluationMixin):
     def _count(self, trainable_only: bool) -> int:
         """Parameters in the model, or only those the evaluator adds or trains."""
         params = {id(p): p for p in self.model.parameters()}
-        if trainable_only:
-            params = {id(p): p for p in self._saved_params().values()}
+        if trainable_only:  # a frozen temporal video net is saved but not trained
+            params = {id(p): p for k, p in self._saved_params().items()
+                      if self.cfg.temporal.trainable or not k.startswith("temporal.net.")}
         return sum(p.numel() for p in params.values())
 
     # --- parameters --------------------------------------------------------------
