@@ -222,7 +222,15 @@ def test_training_with_the_branch_saves_it_and_trained_dir_rebuilds_it(tiny, dat
     got = ev.score([frames(v if Path(v).is_absolute() else str(Path(data).parent / v))
                     for v in vids], [None] * len(vids))
     want = rows["prediction"].to_numpy()[:4]
-    assert np.allclose([g["quality"] for g in got], want, atol=1e-3)
+    got = np.array([g["quality"] for g in got])
+    # batch size and thread count differ from validation: float reordering only
+    assert np.allclose(got, want, rtol=1e-3)
+    with torch.no_grad():  # the rebuilt branch matters far beyond that tolerance
+        ev.model.temporal.proj[3].weight.mul_(3.0)
+    off = np.array([g["quality"] for g in ev.score(
+        [frames(str(Path(data).parent / v) if not Path(v).is_absolute() else v)
+         for v in vids], [None] * len(vids))])
+    assert np.abs(off - got).max() > 100 * 1e-3 * np.abs(got).max()
     (folder / "temporal.safetensors").write_bytes(b"broken")
     with pytest.raises(MetricError, match="checksum"):
         load_evaluator(folder, device="cpu")
