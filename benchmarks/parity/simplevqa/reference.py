@@ -69,7 +69,7 @@ class _Capture:
         self._frames = []
 
 
-def install_shims(slowfast: str) -> None:
+def install_shims(slowfast: str, train_bn: bool = False) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
     import cv2
     import torch
@@ -79,6 +79,21 @@ def install_shims(slowfast: str) -> None:
     cv2.VideoCapture = _Capture
     hub.load_state_dict_from_url = lambda *a, **k: torch.load(slowfast, map_location="cpu",
                                                               weights_only=True)
+    if not train_bn:
+        # test_demo.py never calls model_motion.eval(), so its SlowFast runs with
+        # BatchNorm in training mode (batch statistics of the one clip, running
+        # statistics drifting from clip to clip); the feature-extraction scripts the
+        # regressor was trained on call model.eval(). The hub model is put in eval
+        # mode here (test_demo's wrapper reuses its modules), which is what the
+        # metric does; --demo-train-bn keeps the demo as it is.
+        import pytorchvideo.models.hub as hub_pkg
+
+        original = hub.slowfast_r50
+
+        def slowfast_r50(*args, **kwargs):
+            return original(*args, **kwargs).eval()
+
+        hub.slowfast_r50 = hub_pkg.slowfast_r50 = slowfast_r50
 
 
 def main() -> None:
@@ -88,9 +103,11 @@ def main() -> None:
     ap.add_argument("--slowfast", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", default="/tmp/simplevqa_ref_work")
+    ap.add_argument("--demo-train-bn", action="store_true",
+                    help="leave test_demo.py's SlowFast in training mode, as the demo runs it")
     ap.add_argument("videos", nargs="+")
     a = ap.parse_args()
-    install_shims(os.path.abspath(a.slowfast))
+    install_shims(os.path.abspath(a.slowfast), a.demo_train_bn)
     work = Path(a.work)
     (work / "ckpts").mkdir(parents=True, exist_ok=True)
     link = work / "ckpts" / "UGC_BVQA_model.pth"
