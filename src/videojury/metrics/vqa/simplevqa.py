@@ -52,8 +52,7 @@ class SimpleVQA(_VQAMetric):
     name = "simplevqa"
     version = "1"
     fields = (ScoreField("simplevqa", None, None, True,
-                         "SimpleVQA quality (trained on LSVQ MOS, about 0-100 with the released "
-                         "weights)"),)
+                         "SimpleVQA quality (regressed on LSVQ's MOS)"),)
     description = ("SimpleVQA video quality (ResNet-50 spatial + SlowFast R50 motion features; "
                    "weights Apache-2.0).")
     reference = ("SimpleVQA (Sun et al., ACM MM 2022), sunwei925/SimpleVQA test_demo.py; "
