@@ -45,6 +45,11 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     from ._vqa_ckpts import write_all as write_vqa  # FAST-VQA / DOVER files, tiny and seeded
 
     out.update(write_vqa(root / "vqa"))
+    from videojury.metrics.vbench._musiq import TINY, random_musiq_checkpoint
+
+    (root / "musiq").mkdir()
+    out["musiq_tiny"] = random_musiq_checkpoint(root / "musiq" / "musiq_spaq_ckpt-358bb6af.pth",
+                                                0, TINY)  # a MUSIQ file, small widths
     return out
 
 
