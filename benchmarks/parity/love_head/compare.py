@@ -33,6 +33,18 @@ def love_readout(hidden_states_last, mlpscore):
 
 
 def run(tiny: Path, video: Path) -> dict[str, float]:
+    """The figures of the table in README.md (one CPU thread, restored after)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(tiny, video)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(tiny: Path, video: Path) -> dict[str, float]:
     import torch
 
     from videojury.models.checkpoints import resolve_checkpoint
@@ -41,7 +53,6 @@ def run(tiny: Path, video: Path) -> dict[str, float]:
     from videojury.train.data import FrameCache, frame_policy
     from videojury.train.model import PromptEncoder, build_evaluator, collate, target_prompts
 
-    torch.set_num_threads(1)
     bb = load_backbone(resolve_checkpoint(str(tiny)), "cpu", "float32", False, shared=False)
     targets = target_prompts([TargetConfig(name="c", dimension="correspondence")])
     torch.manual_seed(0)
