@@ -476,7 +476,7 @@ def load_love(folder: str | Path, device: str = "cpu", dtype: Any = None,
     """A LOVE folder converted into native modules (strict), with its tokenizer."""
     import torch
 
-    from .vqa.nets import _swin_size
+    from .vqa.nets import _swin_size, state_mismatch
 
     folder = Path(folder)
     cfg = read_config(folder)
@@ -512,19 +512,8 @@ def load_love(folder: str | Path, device: str = "cpu", dtype: Any = None,
             from None
     conv, ignored = convert_state_dict(sd, cfg)
     cls, probe = build_model(cfg, swin)
-    own = probe.state_dict()
-    missing = sorted(set(own) - set(conv))
-    extra = sorted(set(conv) - set(own))
-    bad = sorted(k for k in set(own) & set(conv) if tuple(own[k].shape) != tuple(conv[k].shape))
-    if missing or extra or bad:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (first: {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected (first: {extra[0]})")
-        if bad:
-            parts.append(f"shape mismatch at {bad[0]}: {tuple(conv[bad[0]].shape)} in the file, "
-                         f"{tuple(own[bad[0]].shape)} expected")
+    parts = state_mismatch(probe.state_dict(), conv)
+    if parts:
         raise MetricError(f"{folder}: not a LOVE checkpoint: " + "; ".join(parts))
     dt = dtype or torch.float32
     net = cls()

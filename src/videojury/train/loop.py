@@ -126,14 +126,7 @@ class Trainer(CheckpointMixin, EvaluationMixin):
         )
 
         cfg = self.cfg
-        if cfg.train.threads > 0:
-            # Tiny models on a shared CPU run many times faster on one thread:
-            # OpenMP workers spin while they wait for a busy core.
-            torch.set_num_threads(int(cfg.train.threads))
-        dev = (cfg.train.device or "").lower()
-        if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"train.device is {cfg.train.device!r} but CUDA is not available")
-        cpu = dev == "cpu" or not torch.cuda.is_available()
+        cpu = self._threads_and_device(torch)
         use_bf16 = bool(cfg.train.bf16) and not cpu
         kwargs = []
         if any(st.kind != "regression" for st in cfg.stages) or cfg.loss.lm:
@@ -216,6 +209,18 @@ class Trainer(CheckpointMixin, EvaluationMixin):
             return None
         return TemporalSpec(tc.kind, int(tc.tokens), int(tc.width), bool(tc.trainable),
                             tc.checkpoint)
+
+    def _threads_and_device(self, torch) -> bool:
+        """Apply ``train.threads``, check ``train.device``; returns whether to run on the CPU."""
+        tl = self.cfg.train
+        if tl.threads > 0:
+            # Tiny models on a shared CPU run many times faster on one thread:
+            # OpenMP workers spin while they wait for a busy core.
+            torch.set_num_threads(int(tl.threads))
+        dev = (tl.device or "").lower()
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError(f"train.device is {tl.device!r} but CUDA is not available")
+        return dev == "cpu" or not torch.cuda.is_available()
 
     def _pad_id(self) -> int:
         tok = self.encoder.tokenizer

@@ -31,7 +31,7 @@ heads) compares each dimension with its own judge.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

@@ -201,12 +201,7 @@ class VQATrainer(Trainer):
         from .data import split_examples
 
         cfg, v = self.cfg, self.cfg.vqa
-        if cfg.train.threads > 0:
-            torch.set_num_threads(int(cfg.train.threads))
-        dev = (cfg.train.device or "").lower()
-        if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"train.device is {cfg.train.device!r} but CUDA is not available")
-        cpu = dev == "cpu" or not torch.cuda.is_available()
+        cpu = self._threads_and_device(torch)
         self.acc = accelerate.Accelerator(mixed_precision="no", cpu=cpu)
         self.main = self.acc.is_main_process
         if not self.main:

@@ -317,20 +317,26 @@ def _read(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _strict_load(net: nn.Module, sd: dict, path, what: str) -> None:
-    own = net.state_dict()
+def state_mismatch(own: dict, sd: dict) -> list[str]:
+    """What keeps ``sd`` from loading strictly into a module whose state dict is ``own``
+    (missing, unexpected and mis-shaped keys, the first of each named); empty when it fits."""
     missing = sorted(set(own) - set(sd))
     extra = sorted(set(sd) - set(own))
     bad = sorted(k for k in set(own) & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
-    if missing or extra or bad:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys (first: {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected keys (first: {extra[0]})")
-        if bad:
-            parts.append(f"shape mismatch at {bad[0]}: {tuple(sd[bad[0]].shape)} in the file, "
-                         f"{tuple(own[bad[0]].shape)} expected")
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} keys (first: {missing[0]})")
+    if extra:
+        parts.append(f"{len(extra)} unexpected keys (first: {extra[0]})")
+    if bad:
+        parts.append(f"shape mismatch at {bad[0]}: {tuple(sd[bad[0]].shape)} in the file, "
+                     f"{tuple(own[bad[0]].shape)} expected")
+    return parts
+
+
+def _strict_load(net: nn.Module, sd: dict, path, what: str) -> None:
+    parts = state_mismatch(net.state_dict(), sd)
+    if parts:
         raise MetricError(f"{path}: not {what}: " + "; ".join(parts))
     net.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
 
