@@ -63,7 +63,8 @@ def stage_loss(model, kind: str, batch: dict[str, Any], lc) -> tuple[Any, dict[s
     l1 = err.mean()
     loss = lc.l1 * l1
     parts["l1"] = float(l1.detach())
-    names = getattr(model, "names", None) or model.module.names
+    names = getattr(model, "names", None) or getattr(getattr(model, "module", None), "names",
+                                                     None) or []  # DDP wraps the evaluator
     if len(names) > 1:  # per-dimension L1 for the log (AIGV-Assessor's four heads)
         for t in tgt.unique().tolist():
             parts[f"l1_{names[t]}"] = float(err[tgt == t].mean().detach())
