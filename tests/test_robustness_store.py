@@ -327,7 +327,9 @@ def _interrupt(cmd: list[str], store: Path, sig: int, after: int) -> str:
 def test_st4_st5_interrupted_runs_keep_results(tmp_path):
     paths = _videos(tmp_path / "v", 24)
     store = tmp_path / "s.sqlite"
-    cmd = _score_cmd(paths, store, "test_slow_mean")
+    # 0.2 s a video: the run lasts about 5 s, long enough to be interrupted mid-way even when
+    # the store's commits arrive in bursts
+    cmd = _score_cmd(paths, store, "test_slow_mean:sleep=0.2")
     err = _interrupt(cmd, store, signal.SIGINT, 4)                     # ST4
     assert "interrupted" in err and "kept" in err
     with Store(store) as st:
