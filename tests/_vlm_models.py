@@ -50,15 +50,12 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     (root / "musiq").mkdir()
     out["musiq_tiny"] = random_musiq_checkpoint(root / "musiq" / "musiq_spaq_ckpt-358bb6af.pth",
                                                 0, TINY)  # a MUSIQ file, small widths
-    from ._resnet_vqa_ckpts import (  # VSFA / SimpleVQA files at their real sizes, seeded
-        resnet50_state, simplevqa_state, slowfast_state, vsfa_state, write)
+    from ._resnet_vqa_ckpts import resnet50_state, vsfa_state, write  # VSFA's files, seeded
 
     rv = root / "resnet_vqa"
     rv.mkdir()
     out["resnet50"] = write(rv / "resnet50-0676ba61.pth", resnet50_state(0))
     out["vsfa_model"] = write(rv / "VSFA.pt", vsfa_state(0))
-    out["simplevqa_model"] = write(rv / "UGC_BVQA_model.pth", simplevqa_state(0))
-    out["slowfast"] = write(rv / "SLOWFAST_8x8_R50.pyth", slowfast_state(0))
     return out
 
 

@@ -134,8 +134,6 @@ PINS: dict[str, tuple[str, str, dict[str, float] | str]] = {
         {"musiq": 42.37307437260946}),
     "vsfa": ("vsfa:model={vsfa_model},backbone={resnet50}", "1",
         {"vsfa": -0.6314408183097839}),
-    "simplevqa": ("simplevqa:model={simplevqa_model},motion_model={slowfast}", "1",
-        {"simplevqa": -0.006170395761728287}),
     "fast_vqa": ("fast_vqa:model={vqa_fast}", "1",
         {"fast_vqa": 0.994715819017349, "fast_vqa_raw": 0.10866416245698929}),
     "faster_vqa": ("faster_vqa:model={vqa_fast}", "1",
@@ -159,12 +157,14 @@ def clip_path(tmp_path_factory) -> str:
 
 
 # Metrics whose numbers a parity test holds instead (a tiny LOVE takes about a minute a clip
-# on the CPU, its Swin3D-T being of fixed size): metric -> the test file that pins them against
+# on the CPU, its Swin3D-T being of fixed size; SimpleVQA's networks are full size): metric -> the test file that pins them against
 # the reference's own outputs. The three LOVE aspects are one network asked three prompts
 # (test_love.py checks the prompts; its parity test holds perception's score and logits).
 PINNED_BY_PARITY = {
     "love_perception": "test_love.py", "love_correspondence": "test_love.py",
     "love_qa": "test_love.py",
+    # full-size ResNet-50 + SlowFast R50 on 8 one-second rows: its parity test's REF numbers
+    "simplevqa": "test_vqa_simplevqa.py",
 }
 
 
