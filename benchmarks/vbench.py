@@ -136,7 +136,8 @@ def vbench_side(dims: list[str], full_json: Path, weights: Path, device: str = "
         if d == "subject_consistency":
             import vision_transformer as vits  # DINO's own module (what torch.hub builds)
 
-            sd = torch.load(weights / "dino_vitbase16_pretrain.pth", map_location="cpu")
+            sd = torch.load(weights / "dino_vitbase16_pretrain.pth", map_location="cpu",
+                            weights_only=True)
             model = vits.VisionTransformer(patch_size=16, embed_dim=768, depth=12, num_heads=12,
                                            mlp_ratio=4, qkv_bias=True, num_classes=0,
                                            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
