@@ -9,9 +9,11 @@ ours and the absolute difference, then the maximum; exits 1 above --tol.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _vqa_compare import compare  # noqa: E402
 
 
 def main() -> None:
@@ -22,20 +24,8 @@ def main() -> None:
     ap.add_argument("--videos", default="/tmp/svqa_clips")
     ap.add_argument("--tol", type=float, default=1e-4)
     a = ap.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
-    from videojury.metrics import load_metric
-    from videojury.video import sample
-
-    ref = json.loads(Path(a.ref).read_text())
-    m = load_metric("simplevqa", model=a.ckpt, motion_model=a.slowfast, device="cpu")
-    worst = 0.0
-    for name, vals in ref["scores"].items():
-        got = m.score(sample(str(Path(a.videos) / name), m.frame_policy()), None)["simplevqa"]
-        d = abs(got - vals["score"])
-        worst = max(worst, d)
-        print(f"{name:28s} ref {vals['score']: .8f} ours {got: .8f} diff {d:.2e}")
-    print(f"max abs difference: {worst:.2e}")
-    sys.exit(0 if worst <= a.tol else 1)
+    sys.exit(compare("simplevqa", {"score": "simplevqa"}, a.ref, a.videos, a.tol,
+                     model=a.ckpt, motion_model=a.slowfast))
 
 
 if __name__ == "__main__":
