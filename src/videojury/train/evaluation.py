@@ -129,16 +129,8 @@ class EvaluationMixin:
         with torch.no_grad():
             for batch in self._loader(ds, batches):
                 b = self._to_device(batch)
-                if has_judge:
-                    with self.acc.autocast():
-                        u, ds_ = pair_logits(self.model, b)
-                else:
-                    with self.acc.autocast():
-                        out = self.model(b["inputs"], b["anchors"])
-                    idx = b["pair_target"].repeat_interleave(2)[:, None]
-                    s = out["preds"].gather(1, idx).squeeze(1)
-                    ds_ = s[0::2] - s[1::2]
-                    u = ds_
+                with self.acc.autocast():
+                    u, ds_ = pair_logits(self.model, b)
                 rows += list(zip(b["pair_index"].tolist(), u.float().cpu().tolist(),
                                  ds_.float().cpu().tolist()))
         if self.world > 1:

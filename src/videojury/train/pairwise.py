@@ -84,16 +84,17 @@ def collate_pairs(batch, pad_id: int, side: str = "left") -> dict[str, Any]:
 
 
 def pair_logits(model, batch: dict[str, Any]):
-    """(judge logits (B,), regression-score differences (B,)) for a batch of pairs."""
+    """(judge logits (B,), regression-score differences (B,)) for a batch of pairs; without
+    judges (no pairwise stage) the logits are the score differences."""
     out = model(batch["inputs"], batch["anchors"], want_hidden=True)
     h = out["hidden"]
     tgt = batch["pair_target"].to(h.device)
     idx = tgt.repeat_interleave(2)[:, None]
     s = out["preds"].gather(1, idx).squeeze(1)
     h_a, h_b, s_a, s_b = h[0::2], h[1::2], s[0::2], s[1::2]
-    judges = getattr(model, "judges", None)
-    if judges is None:  # DDP wraps the evaluator
-        judges = model.module.judges
+    judges = getattr(getattr(model, "module", model), "judges", None)  # DDP wraps the evaluator
+    if judges is None:
+        return s_a - s_b, s_a - s_b
     names = list(judges.keys())
     u = torch.zeros_like(s_a)
     for t in tgt.unique().tolist():
