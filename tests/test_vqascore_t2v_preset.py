@@ -138,11 +138,11 @@ def test_unknown_preset_and_hosted_model():
 def test_other_family_refused(tmp_path):
     from videojury.models.tiny import build_tiny
 
-    ckpt = build_tiny("internvl", tmp_path / "internvl")
+    ckpt = build_tiny("video_llava", tmp_path / "video_llava")
     metric = load_metric(f"vqascore:model={ckpt},preset=t2v_metrics")
-    frames = frames_from_array(inputs.clip_frames(0), 8.0, metric.frame_policy())
-    with pytest.raises(MetricError, match="Qwen2-VL / Qwen2.5-VL scorer only"):
-        metric.score_batch([frames], [Item("<memory>", prompt="a cat")])
+    # refused before any frame is read or weight loaded, naming the family
+    with pytest.raises(MetricError, match="scorers for the families .*'video_llava'"):
+        metric.frame_policy()
 
 
 def test_smart_size_rule():

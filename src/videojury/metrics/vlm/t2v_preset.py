@@ -92,9 +92,45 @@ def check_options(metric: Metric, defaults: dict[str, Any]) -> None:
                           f"word, the frames and their size; drop {given[0]}=")
 
 
-def frame_policy(min_frames: int = 1) -> FramePolicy:
-    """The frames qwen-vl-utils reads for t2v_metrics (8 fps rule, full size)."""
-    return FramePolicy.qwen_vl(QWEN_FPS, min_frames=max(2, min_frames))
+# t2v_metrics' scorer of each checkpoint family videojury reproduces: the module
+# (in this package) holding that family's ``frame_policy(min_frames)`` and
+# ``score_items(metric, frames, items)``; the Qwen families live here.
+FAMILY_MODULES = {"qwen2_5_vl": None, "qwen2_vl": None}
+
+
+def family_of(metric: Metric) -> str:
+    """The checkpoint family of ``metric``'s model, read without loading weights."""
+    ck = metric.checkpoint
+    fam = ck.family
+    if fam == "lmm":  # a hub id or folder not in the table: read its config.json
+        from ...models.checkpoints import family_of_config
+        from ...models.loading import _raw_config
+
+        cfg = _raw_config(ck)
+        if cfg:
+            fam = family_of_config(cfg)
+    return fam
+
+
+def _family_module(metric: Metric):
+    import importlib
+
+    fam = family_of(metric)
+    if fam not in FAMILY_MODULES:
+        known = ", ".join(sorted(FAMILY_MODULES))
+        raise MetricError(f"{metric.name}: preset=t2v_metrics reproduces t2v_metrics' scorers "
+                          f"for the families {known}; model={metric.options['model']} is "
+                          f"{fam!r}")
+    mod = FAMILY_MODULES[fam]
+    return None if mod is None else importlib.import_module(f"{__package__}.{mod}")
+
+
+def frame_policy(metric: Metric) -> FramePolicy:
+    """The frames t2v_metrics reads for this family (Qwen: qwen-vl-utils' 8 fps rule)."""
+    mod = _family_module(metric)
+    if mod is not None:
+        return mod.frame_policy(metric.min_frames)
+    return FramePolicy.qwen_vl(QWEN_FPS, min_frames=max(2, metric.min_frames))
 
 
 def smart_size(height: int, width: int, factor: int, min_pixels: float,
@@ -217,6 +253,9 @@ def next_token_logprobs(backbone: Any, video, text: str, *, processed: bool = Tr
 
 def score_items(metric: Any, frames: list[Frames], items: list[Any]) -> list[dict[str, float]]:
     """The preset's VQAScore for a batch (run one item at a time)."""
+    mod = _family_module(metric)
+    if mod is not None:
+        return mod.score_items(metric, frames, items)
     from .prompts import T2V_METRICS_QWEN_TEMPLATE, fill
 
     backbone = metric.backbone()

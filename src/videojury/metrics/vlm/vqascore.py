@@ -69,7 +69,7 @@ class VQAScore(LMMMetric):
         if self.options.get("preset"):
             from .t2v_preset import frame_policy
 
-            return frame_policy(self.min_frames)
+            return frame_policy(self)
         return super().frame_policy()
 
     def reward(self, frames: Any, prompts: Any = None, *, fps: float | None = None,
