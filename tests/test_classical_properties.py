@@ -71,6 +71,23 @@ def test_rgb2gray_rounds_half_away_from_zero():
     assert matlab.rgb2gray(rgb)[0, 0] == 1
 
 
+def test_rgb2gray_every_colour_is_the_double_sum_rounded():
+    # All 2^24 colours (16 blocks of 1024 x 1024) against the definition written
+    # out: (R*w0 + G*w1) + B*w2 in double, rounded half away from zero; and on
+    # strided views (the pair-table path reads two bytes of each pixel at once).
+    w = matlab._RGB2GRAY
+    for block in range(16):
+        c = np.arange(block << 20, (block + 1) << 20, dtype=np.uint32)
+        img = np.stack([(c >> 16) & 255, (c >> 8) & 255, c & 255], -1).astype(np.uint8)
+        img = img.reshape(1024, 1024, 3)
+        f = img.astype(np.float64)
+        want = np.floor(f[..., 0] * w[0] + f[..., 1] * w[1] + f[..., 2] * w[2] + 0.5)
+        np.testing.assert_array_equal(matlab.rgb2gray(img), want.astype(np.uint8))
+        np.testing.assert_array_equal(matlab.gray_float(img), want)
+        np.testing.assert_array_equal(matlab.rgb2gray(img[1::7, 5::3]),
+                                      want[1::7, 5::3].astype(np.uint8))
+
+
 def test_gaussian_window_is_fspecial():
     w = matlab.gaussian_window()
     g = matlab.gaussian_kernel_1d()

@@ -35,7 +35,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix
 
 from . import matlab
 
@@ -51,7 +51,10 @@ NEAREST = 5
 def _params() -> dict[str, np.ndarray]:
     with resources.files(__package__).joinpath("data/hosa_params.npz").open("rb") as fh:
         with np.load(fh) as z:
-            return {k: z[k] for k in z.files}
+            p = {k: z[k] for k in z.files}
+    p["centroid_m2"] = -2.0 * p["centroid"]
+    p["centroid_sq"] = np.sum(p["centroid"] * p["centroid"], axis=0)
+    return p
 
 
 def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
@@ -66,9 +69,9 @@ def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
     xs = xs[xs + block <= c]
     if ys.size == 0 or xs.size == 0:
         return np.zeros((0, block * block))
-    win = np.lib.stride_tricks.sliding_window_view(m, (block, block))[np.ix_(ys, xs)]
-    # (ny, nx, block, block) -> grid column-major: x outer, y inner.
-    return win.transpose(1, 0, 2, 3).reshape(-1, block * block)
+    # Grid column-major (x outer, y inner), gathered in one copy.
+    win = np.lib.stride_tricks.sliding_window_view(m, (block, block)).transpose(1, 0, 2, 3)
+    return win[np.ix_(xs, ys)].reshape(-1, block * block)
 
 
 def hosa_features(image: np.ndarray) -> np.ndarray:
@@ -88,65 +91,62 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
     x = ((patches - mu) / sd - p["whiten_mean"]) @ p["whiten_proj"]  # (n, d)
     n = x.shape[0]
 
-    dist = (np.sum(centroid * centroid, axis=0)[None, :] - 2.0 * (x @ centroid)
-            + np.sum(x * x, axis=1)[:, None])
+    # Squared distances to every codeword; -2 is folded into the codebook
+    # (scaling by a power of two is exact, so the sums are unchanged).
+    dist = x @ p["centroid_m2"]
+    dist += p["centroid_sq"][None, :]
+    dist += np.einsum("ij,ij->i", x, x)[:, None]
     # The 5 nearest codewords in MATLAB's sort order (distance, then index):
     # five rounds of argmin (the first index of the smallest), each masking its pick.
     rows = np.arange(n)
     pos = np.empty((n, NEAREST), dtype=np.intp)
     dsort = np.empty((n, NEAREST))
-    left = dist.copy()
     for r in range(NEAREST):
-        j = left.argmin(axis=1)
+        j = dist.argmin(axis=1)
         pos[:, r] = j
-        dsort[:, r] = left[rows, j]
-        left[rows, j] = np.inf
+        dsort[:, r] = dist[rows, j]
+        dist[rows, j] = np.inf
     e = np.exp(-GAMMA * dsort)
     weights = e / e.sum(axis=1, keepdims=True)
 
-    # Every (patch, rank) assignment, grouped by codeword (stable sort keeps
-    # MATLAB's order inside a group: rank by rank, patches ascending).
-    word = pos.T.ravel()
-    order = np.argsort(word, kind="stable")
-    word = word[order]
-    patch = np.tile(np.arange(n), NEAREST)[order]
-    rank = np.repeat(np.arange(NEAREST), n)[order]
-    wt = weights[patch, rank]
-    count = np.bincount(word, minlength=k)
-    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
-    present = count > 0
+    # Per codeword: how many patches it took and their weight sum.
+    count = np.bincount(pos.ravel(), minlength=k)
+    wsum = np.bincount(pos.ravel(), weights=weights.ravel(), minlength=k)
     mean_diff = np.zeros((d, k))
     var_diff = np.zeros((d, k))
     skn_diff = np.zeros((d, k))
 
-    def group_sum(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((k,) + values.shape[1:])
-        out[present] = np.add.reduceat(values, starts[present], axis=0)
-        return out
-
-    wsum = group_sum(wt)
     single = np.flatnonzero(count == 1)
     if single.size:
-        pt = patch[starts[single]]
+        # the release adds the lone patch's residual weighted by its fifth weight
+        lone = np.zeros(k, dtype=bool)
+        lone[single] = True
+        pt, rk = np.nonzero(lone[pos])
+        pt = pt[np.argsort(pos[pt, rk])]
         mean_diff[:, single] = (weights[pt, NEAREST - 1][:, None]
                                 * (x[pt] - centroid[:, single].T)).T
 
     multi = count > 1
     if multi.any():
-        # Group sums as sparse (codeword x patch) products: S_j = sum w x^j.
-        wn = wt / np.where(wsum > 0, wsum, 1.0)[word]
-        weighted = csr_matrix((wn, (word, patch)), shape=(k, n))
-        member = csr_matrix((np.ones_like(wn), (word, patch)), shape=(k, n))
+        # Group sums as sparse (codeword x patch) products taken patch by patch
+        # (each patch adds to its 5 codewords; the sums stay in cache while the
+        # patches stream by): S_j = sum w x^j with the normalised weights over
+        # the columns [x, x^2, x^3], and the unweighted sum of x.
+        wn = weights / np.where(wsum > 0, wsum, 1.0)[pos]
+        ptr = np.arange(0, NEAREST * n + 1, NEAREST)
         x2 = x * x
-        s0 = np.asarray(weighted.sum(axis=1)).ravel()[:, None]
-        s1, s2, s3 = weighted @ x, weighted @ x2, weighted @ (x2 * x)
+        sums = csc_matrix((wn.ravel(), pos.ravel(), ptr), shape=(k, n)) @ np.hstack([x, x2, x2 * x])
+        s1, s2, s3 = sums[:, :d], sums[:, d:2 * d], sums[:, 2 * d:]
+        u1 = csc_matrix((np.ones(NEAREST * n), pos.ravel(), ptr), shape=(k, n)) @ x
+        s0 = np.bincount(pos.ravel(), weights=wn.ravel(), minlength=k)[:, None]
         wmean = s1
         mean_diff[:, multi] = wmean[multi].T - centroid[:, multi]
-        # Unweighted sample variance (the release's "any variation" test).
-        cnt = np.maximum(count, 1)[:, None]
-        u1, u2 = member @ x, member @ x2
-        uvar = (u2 - u1 * u1 / cnt) / np.maximum(count - 1, 1)[:, None]
-        varies = multi & (uvar.sum(axis=1) > 1e-8)
+        # Unweighted sample variance summed over dimensions (the release's
+        # "any variation" test): (sum x^2 - (sum x)^2 / count) / (count - 1).
+        cnt = np.maximum(count, 1)
+        sq = np.bincount(pos.ravel(), weights=np.repeat(x2.sum(axis=1), NEAREST), minlength=k)
+        uvar = (sq - (u1 * u1).sum(axis=1) / cnt) / np.maximum(count - 1, 1)
+        varies = multi & (uvar > 1e-8)
         # MATLAB's var(X, w): weighted mean square about the weighted mean, over sum(w).
         mu = wmean
         m2 = s2 - 2.0 * mu * s1 + mu * mu * s0
