@@ -55,6 +55,14 @@ def _grid(r: int, c: int, block: int, step: int) -> tuple[np.ndarray, np.ndarray
     return ys[ys + block <= r], xs[xs + block <= c]
 
 
+def _grid_view(m: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """(nx, ny, BLOCK, BLOCK) view of the BLOCK-sized patches of ``m`` whose corners
+    lie on the STEP grid from (0, 0)."""
+    rs, cs = m.strides
+    return np.lib.stride_tricks.as_strided(
+        m, (nx, ny, BLOCK, BLOCK), (STEP * cs, STEP * rs, rs, cs), writeable=False)
+
+
 def dog_patches(image: np.ndarray) -> np.ndarray:
     """The (n, 192) absolute DoG patch features of LOVE's ``compute_DOG``."""
     gray = matlab.gray_float(image) / 255.0
@@ -62,18 +70,21 @@ def dog_patches(image: np.ndarray) -> np.ndarray:
     ys, xs = _grid(h - 4, w - 4, BLOCK, STEP)
     if ys.size == 0 or xs.size == 0:
         raise ValueError(f"image {h}x{w} is too small for QAC (needs at least 12x12 pixels)")
-    parts = []
-    for s in SIGMAS:
+    n = ys.size * xs.size
+    out = np.empty((xs.size, ys.size, len(SIGMAS), BLOCK, BLOCK))
+    for i, s in enumerate(SIGMAS):
         size = 2 * math.ceil(3 * s) + 1
         k = matlab.gaussian_kernel_1d(size, s)
         # imfilter(..., 'symmetric'): OpenCV's BORDER_REFLECT (SIMD, one thread
         # per call) equals SciPy's 'reflect' to a few ulp and is 2-30x faster.
         blur = cv2.sepFilter2D(gray, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)
-        dog = (gray - blur) * (4.0 / s)
-        m = dog[2:-2, 2:-2]
-        win = np.lib.stride_tricks.sliding_window_view(m, (BLOCK, BLOCK))[np.ix_(ys, xs)]
-        parts.append(win.transpose(1, 0, 2, 3).reshape(-1, BLOCK * BLOCK))
-    return np.abs(np.concatenate(parts, axis=1))
+        np.subtract(gray, blur, out=blur)
+        blur *= 4.0 / s
+        np.abs(blur, out=blur)
+        # the patches of the regular grid, grid column-major (x outer, y inner),
+        # copied once straight into the feature rows
+        out[:, :, i] = _grid_view(blur[2:-2, 2:-2], xs.size, ys.size)
+    return out.reshape(n, len(SIGMAS) * BLOCK * BLOCK)
 
 
 def qac(image: np.ndarray) -> float:
@@ -86,9 +97,11 @@ def qac(image: np.ndarray) -> float:
     levels, k, dim = centres.shape
     aa = np.sum(feats * feats, axis=1)[:, None]
     flat = centres.reshape(levels * k, dim)
-    d2 = aa + np.sum(flat * flat, axis=1)[None, :] - 2.0 * (feats @ flat.T)
-    np.maximum(d2, 0.0, out=d2)
-    dist = np.sqrt(d2).reshape(-1, levels, k).min(axis=2)  # (n, levels)
+    d2 = feats @ (-2.0 * flat.T)  # scaling by 2 is exact: the same products
+    d2 += np.sum(flat * flat, axis=1)[None, :]
+    d2 += aa
+    # sqrt and the clamp at 0 are monotonic: take them after the minimum
+    dist = np.sqrt(np.maximum(d2.reshape(-1, levels, k).min(axis=2), 0.0))  # (n, levels)
     order = np.argsort(dist, axis=1, kind="stable")[:, :LEVELS_USED]
     dmin = np.take_along_axis(dist, order, axis=1)
     weight = np.exp(-dmin / 32.0) + np.finfo(np.float64).eps
