@@ -95,7 +95,8 @@ def check_options(metric: Metric, defaults: dict[str, Any]) -> None:
 # t2v_metrics' scorer of each checkpoint family videojury reproduces: the module
 # (in this package) holding that family's ``frame_policy(min_frames)`` and
 # ``score_items(metric, frames, items)``; the Qwen families live here.
-FAMILY_MODULES = {"qwen2_5_vl": None, "qwen2_vl": None}
+FAMILY_MODULES = {"qwen2_5_vl": None, "qwen2_vl": None, "internvl": "t2v_preset_internvl",
+                 "llava_onevision": "t2v_preset_llava_ov"}
 
 
 def family_of(metric: Metric) -> str:
