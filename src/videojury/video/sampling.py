@@ -158,6 +158,15 @@ def float_stride_indices(frame_count: int, max_frames: int) -> np.ndarray:
     return np.arange(0, frame_count, frame_count / max_frames).astype(np.int64)
 
 
+def linspace_int_indices(frame_count: int, n: int) -> np.ndarray:
+    """``np.linspace(0, N - 1, n, dtype=int)``: ``n`` indices truncated toward zero, first
+    and last frame included, repeats kept when ``N < n`` (t2v_metrics' LLaVA-OneVision
+    reader)."""
+    if frame_count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.linspace(0, frame_count - 1, n).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class FramePolicy:
     """Which frames a metric needs, and at what size.
@@ -184,9 +193,10 @@ class FramePolicy:
     stream: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in ("uniform", "love", "fps", "all", "qwen_vl", "float_stride"):
+        if self.mode not in ("uniform", "love", "fps", "all", "qwen_vl", "float_stride",
+                             "linspace"):
             raise ValueError(f"unknown sampling mode {self.mode!r}: use uniform, love, fps or all")
-        if self.mode in ("uniform", "love") and (self.n is None or self.n < 1):
+        if self.mode in ("uniform", "love", "linspace") and (self.n is None or self.n < 1):
             raise ValueError(f"{self.mode} sampling needs n >= 1")
         if self.mode in ("fps", "qwen_vl") and (self.rate is None or self.rate <= 0):
             raise ValueError("fps sampling needs rate > 0")
@@ -218,6 +228,11 @@ class FramePolicy:
         return cls(mode="qwen_vl", n=None, rate=rate, min_frames=min_frames)
 
     @classmethod
+    def linspace(cls, n: int, *, min_frames: int = 1) -> FramePolicy:
+        """``n`` frames by :func:`linspace_int_indices` (repeats kept), full size."""
+        return cls(mode="linspace", n=n, min_frames=min_frames)
+
+    @classmethod
     def float_stride(cls, max_frames: int, *, min_frames: int = 1) -> FramePolicy:
         """VideoScore's frames (:func:`float_stride_indices`), full size."""
         return cls(mode="float_stride", n=None, max_frames=max_frames, min_frames=min_frames)
@@ -247,6 +262,8 @@ class FramePolicy:
                 return np.arange(frame_count, dtype=np.int64)
             idx = np.floor((np.arange(n) + 0.5) * frame_count / n).astype(np.int64)
             return np.unique(idx)
+        if self.mode == "linspace":
+            return linspace_int_indices(frame_count, int(self.n))  # type: ignore[arg-type]
         if self.mode == "float_stride":
             return float_stride_indices(frame_count, int(self.max_frames))  # type: ignore[arg-type]
         if self.mode == "qwen_vl":
@@ -276,6 +293,8 @@ class FramePolicy:
             s = f"qwen_vl({self.rate:g})"
         elif self.mode == "float_stride":
             s = "float_stride"
+        elif self.mode == "linspace":
+            s = f"linspace({self.n})"
         else:
             s = "all"
         if self.max_frames is not None and self.mode != "uniform":
