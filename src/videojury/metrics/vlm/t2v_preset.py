@@ -35,9 +35,21 @@ differs from videojury's default VQAScore; the preset makes each of them:
 
 Checked against t2v_metrics' own scorer code on the same tiny weights
 (``benchmarks/parity/t2v_metrics``, ``tests/test_vqascore_t2v_preset.py``).
-The other video families t2v_metrics scores (LLaVA-OneVision through the
-LLaVA-NeXT repository's own model code and checkpoints, InternVL2/2.5/3
-through OpenGVLab's remote code) are not covered: the preset refuses them.
+LLaVA-OneVision (:mod:`.t2v_preset_llava_ov`): t2v_metrics'
+``LLaVAOneVisionModel`` runs LLaVA-NeXT's own ``llava`` package on lmms-lab
+checkpoints; the preset runs the native ``LlavaOnevisionForConditionalGeneration``
+(or an lmms-lab folder converted by :mod:`videojury.models.llava_ov_convert`) with
+its choices: 16 frames at ``np.linspace(0, N - 1, 16, dtype=int)`` (repeats for
+short clips; a clip in memory gets the same 16), each squashed to 384 x 384 by
+PIL's bicubic filter, the ``qwen_1_5`` conversation with ``Does this image show
+"{}"? Answer the question with Yes or No``, and the softmax of the raw
+next-token logits (LLaVA-NeXT's ``generate`` sees only embeddings, so no
+repetition penalty acts) over the tokenizer's ids only (LLaVA-NeXT resizes the
+embeddings to ``len(tokenizer)``). Parity: 2.0e-9 absolute
+(``tests/test_vqascore_t2v_llava_ov.py``). ``frames=`` stays fixed (16, as
+t2v_metrics' ``score()`` passes no ``num_frames``).
+
+InternVL2/2.5/3 (OpenGVLab's remote code in t2v_metrics): :mod:`.t2v_preset_internvl`.
 """
 
 from __future__ import annotations
