@@ -93,6 +93,11 @@ def test_score_run_matches_and_prompts_differ(setup):
                          metrics=[f"vqascore:model={setup.native},preset=t2v_metrics"])
     _check(df["vqascore"].tolist(), REFERENCE["clip2"])
     assert abs(REFERENCE["clip2"][0] - REFERENCE["clip2"][1]) > 100 * ABS
+    # the converted folder also runs the default vqascore (its processor's chat template
+    # and ImageNet normalisation), which gives another number (the preset is not a no-op)
+    plain = videojury.score([str(setup.clips[2])], prompts=[inputs.PROMPTS[0]],
+                            metrics=[f"vqascore:model={setup.native}"])
+    assert abs(plain["vqascore"].iloc[0] - REFERENCE["clip2"][0]) > 1e-5
 
 
 def test_query_layout():
@@ -113,6 +118,8 @@ def test_converted_config_and_template(setup):
     cfg = json.loads((setup.native / "config.json").read_text(encoding="utf-8"))
     assert cfg["architectures"] == ["InternVLForConditionalGeneration"]
     assert cfg["opengvlab_template"] == "internvl2_5"
+    proc = json.loads((setup.native / "processor_config.json").read_text(encoding="utf-8"))
+    assert proc["image_processor"]["image_mean"] == [0.485, 0.456, 0.406]
     assert template_of(SimpleNamespace()) == ("internvl2_5", TEMPLATE_SYSTEM)
     assert template_of(SimpleNamespace(opengvlab_system_message="S"))[1] == "S"
     with pytest.raises(MetricError, match="names 'internlm2-chat'"):

@@ -91,7 +91,9 @@ def convert_folder(src: str | Path, dst: str | Path) -> Path:
     must be used (rotary ``inv_freq`` buffers excepted). The tokenizer is copied
     with the image tokens named for transformers' ``InternVLProcessor``; the
     template name and system message go into ``config.json``
-    (``opengvlab_template``, ``opengvlab_system_message``). The tokenizer must
+    (``opengvlab_template``, ``opengvlab_system_message``), and the processor gets a
+    ChatML chat template with that system message by default (for videojury's other
+    LMM metrics; the t2v_metrics preset builds its own text). The tokenizer must
     load without remote code (InternVL3 and the Qwen-based InternVL2.5 ship a
     Qwen2 tokenizer; InternLM2's needs its own code and is refused).
     """
@@ -101,6 +103,7 @@ def convert_folder(src: str | Path, dst: str | Path) -> Path:
                               InternVLForConditionalGeneration, InternVLProcessor)
     from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
 
+    from .tiny import _chat_template
     from .vqa.nets import state_mismatch
 
     src, dst = Path(src), Path(dst)
@@ -138,10 +141,17 @@ def convert_folder(src: str | Path, dst: str | Path) -> Path:
     save_file({k: v.contiguous() for k, v in conv.items()}, str(dst / "model.safetensors"),
               metadata={"format": "pt"})
     size = {"height": cfg.image_size, "width": cfg.image_size}
+    system = raw.get("system_message")
+    nl = "{{ '\\n' }}"  # Jinja's whitespace control would eat a literal newline
+    chat = _chat_template({"video": VIDEO_TOKEN + nl, "image": "<image>" + nl},
+                          TEMPLATE_SYSTEM if system is None else system)
+    norm = {"image_mean": list(_love.IMAGENET_MEAN), "image_std": list(_love.IMAGENET_STD)}
     proc = InternVLProcessor(image_processor=GotOcr2ImageProcessor(size=size,
-                                                                   crop_to_patches=False),
-                             tokenizer=tok, video_processor=InternVLVideoProcessor(size=size),
-                             image_seq_length=cfg.num_image_token)
+                                                                   crop_to_patches=False,
+                                                                   **norm),
+                             tokenizer=tok,
+                             video_processor=InternVLVideoProcessor(size=size, **norm),
+                             image_seq_length=cfg.num_image_token, chat_template=chat)
     proc.save_pretrained(str(dst))
     gen = src / "generation_config.json"
     if gen.is_file():

@@ -49,7 +49,16 @@ embeddings to ``len(tokenizer)``). Parity: 2.0e-9 absolute
 (``tests/test_vqascore_t2v_llava_ov.py``). ``frames=`` stays fixed (16, as
 t2v_metrics' ``score()`` passes no ``num_frames``).
 
-InternVL2/2.5/3 (OpenGVLab's remote code in t2v_metrics): :mod:`.t2v_preset_internvl`.
+InternVL2.5 / InternVL3 (:mod:`.t2v_preset_internvl`): t2v_metrics'
+``InternVL2Model`` runs OpenGVLab's remote code; the preset runs the native
+``InternVLForConditionalGeneration`` (or an OpenGVLab folder converted by
+:mod:`videojury.models.internvl_chat`) with its choices: 16 frames by
+``get_video_index`` (LOVE's rule), each squashed to 448 x 448 by PIL's bicubic
+filter, ``Frame{i}: <image>`` lines and ``Does this figure show "{}"? Please
+answer Yes or No.`` in the ``internvl2_5`` conversation with OpenGVLab's system
+message, and the softmax of the raw next-token logits (OpenGVLab's ``generate``
+sees only embeddings). Parity: 4.8e-9 absolute
+(``tests/test_vqascore_t2v_internvl.py``). ``frames=`` stays fixed (16).
 """
 
 from __future__ import annotations
