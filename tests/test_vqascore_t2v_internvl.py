@@ -159,3 +159,16 @@ def test_refusals(setup):
     metric = load_metric(f"vqascore:model={setup.original},preset=t2v_metrics")
     with pytest.raises(MetricError, match="families"):
         metric.frame_policy()
+
+
+def test_other_image_size_refused(tmp_path):
+    """t2v_metrics always feeds 448-pixel frames; a vision tower of another size is refused
+    by name before any frame is scored."""
+    from videojury.models.tiny import build_tiny
+
+    ckpt = build_tiny("internvl", tmp_path / "internvl_28px")
+    metric = load_metric(f"vqascore:model={ckpt},preset=t2v_metrics")
+    assert metric.frame_policy().n == 16
+    frames = frames_from_array(inputs.clip_frames(0), 8.0, metric.frame_policy())
+    with pytest.raises(MetricError, match="vision tower takes 28"):
+        metric.score_batch([frames], [Item("<memory>", prompt="a cat")])
