@@ -226,3 +226,12 @@ def test_frame_policy_and_index_rule(setup):
     for n in (1, 5, 16, 17, 30, 299, 1001):
         assert linspace_int_indices(n, 16).tolist() == np.linspace(0, n - 1, 16,
                                                                    dtype=int).tolist()
+
+
+def test_lmms_folder_unconverted_refused_with_the_command(setup):
+    from videojury.errors import MetricError
+
+    metric = load_metric(f"vqascore:model={setup['lmms']},preset=t2v_metrics")
+    with pytest.raises(MetricError, match="convert it with python -m "
+                                          "videojury.models.llava_ov_convert"):
+        metric.frame_policy()

@@ -120,6 +120,10 @@ FAMILY_MODULES = {"qwen2_5_vl": None, "qwen2_vl": None, "internvl": "t2v_preset_
                  "llava_onevision": "t2v_preset_llava_ov"}
 
 
+# original-layout checkpoints (config model_type) the native families are converted from
+ORIGINAL_LAYOUTS = {"llava_qwen": "python -m videojury.models.llava_ov_convert SRC DST"}
+
+
 def family_of(metric: Metric) -> str:
     """The checkpoint family of ``metric``'s model, read without loading weights."""
     ck = metric.checkpoint
@@ -140,9 +144,17 @@ def _family_module(metric: Metric):
     fam = family_of(metric)
     if fam not in FAMILY_MODULES:
         known = ", ".join(sorted(FAMILY_MODULES))
+        hint = ""
+        if fam == "lmm":
+            from ...models.loading import _raw_config
+
+            cmd = ORIGINAL_LAYOUTS.get(str((_raw_config(metric.checkpoint) or {}).get(
+                "model_type")))
+            if cmd:
+                hint = f" (a checkpoint in its authors' layout: convert it with {cmd})"
         raise MetricError(f"{metric.name}: preset=t2v_metrics reproduces t2v_metrics' scorers "
                           f"for the families {known}; model={metric.options['model']} is "
-                          f"{fam!r}")
+                          f"{fam!r}{hint}")
     mod = FAMILY_MODULES[fam]
     return None if mod is None else importlib.import_module(f"{__package__}.{mod}")
 
