@@ -179,6 +179,22 @@ def test_converter_refuses_unknown_and_missing_keys(setup, tmp_path):
         convert_lmms_llava_ov(src, tmp_path / "out", vision_config=setup["siglip"])
 
 
+def test_converter_finds_the_vision_tower_in_the_hub_cache(setup, tmp_path, monkeypatch):
+    """Without vision_config=, the SigLIP config is read from the hub cache under the
+    checkpoint's mm_vision_tower name; with neither, a tower that is not so400m is refused."""
+    from videojury.models.llava_ov_convert import _vision_extra
+
+    cfg = json.loads((setup["lmms"] / "config.json").read_text())
+    monkeypatch.setenv("HF_HUB_CACHE", str(setup["root"] / "hub"))
+    assert _vision_extra(cfg, 32, None) == {"num_attention_heads": 2, "layer_norm_eps": 1e-6,
+                                           "hidden_act": "gelu_pytorch_tanh",
+                                           "image_size": 384}
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(InputError, match="pass vision_config="):
+        _vision_extra(cfg, 32, None)
+    assert _vision_extra(cfg, 1152, None)["num_attention_heads"] == 16
+
+
 def test_converter_ties_lm_head(setup, tmp_path):
     """A checkpoint with tied embeddings (the 0.5B ones) has no lm_head tensor; the native
     model's head is the embedding."""

@@ -124,7 +124,9 @@ def _vision_extra(cfg: dict[str, Any], hidden: int, vision_config: str | Path | 
             try:
                 from huggingface_hub import try_to_load_from_cache
 
-                hit = try_to_load_from_cache(name, "config.json")
+                from .checkpoints import hub_cache_dir
+
+                hit = try_to_load_from_cache(name, "config.json", cache_dir=hub_cache_dir())
                 path = Path(hit).parent if isinstance(hit, str) else None
             except Exception:  # noqa: BLE001 - no cache, no hub: use the defaults below
                 path = None
