@@ -5,15 +5,11 @@ random InternVL3 in OpenGVLab's own layout, through OpenGVLab's own model code
 (``modeling_internvl_chat.py`` and its siblings from github.com/OpenGVLab/InternVL,
 ``internvl_chat/internvl/model/internvl_chat/``, copied into the checkpoint folder and
 loaded by ``AutoModel.from_pretrained(trust_remote_code=True)`` through the config's
-``auto_map``, as from the hub). Environment: transformers 4.37.2 (OpenGVLab's pin; the
-remote code predates transformers 5), the project's torch, decord 0.6.0:
-
-    git --git-dir=<mirror of OpenGVLab/InternVL> archive HEAD internvl_chat/internvl \\
-        | tar -x -C /tmp/ivlref/src
-    /tmp/loveref/bin/python benchmarks/parity/t2v_metrics/internvl_reference.py \\
-        --internvl /tmp/ivlref/src/internvl_chat --t2v /tmp/t2vref/src OUT
-
-(``/tmp/loveref``: the LOVE parity venv, see ``benchmarks/parity/love/README.md``.)
+``auto_map``, as from the hub). Environment: transformers 4.49.0 (t2v_metrics 3.0's pin;
+OpenGVLab's remote code predates transformers 5), the project's torch, decord 0.6.0
+(commands in this folder's README); it also runs under transformers 4.37.2 (OpenGVLab's pin).
+``--repetition-penalty P`` puts ``repetition_penalty`` into the tiny ``llm_config``
+(the LLM's generation config) to show what it does to the scores.
 What the harness does around the scorer: t2v_metrics' packages are entered without their
 ``__init__`` (as ``reference.py`` does); decord's bridge is set to torch, which importing
 t2v_metrics does (its ``internvideo_model`` sets it globally; ``load_video`` calls
@@ -76,6 +72,9 @@ def main() -> None:
     ap.add_argument("--internvl", type=Path, required=True,
                     help="OpenGVLab/InternVL's internvl_chat folder (holds internvl/)")
     ap.add_argument("--t2v", type=Path, required=True, help="folder holding t2v_metrics/")
+    ap.add_argument("--repetition-penalty", type=float, default=None,
+                    help="put this repetition_penalty into the tiny config's llm_config (the "
+                         "LLM's generation config): shows it has no effect on the scores")
     ap.add_argument("out", type=Path)
     args = ap.parse_args()
     out = args.out.resolve()
@@ -104,6 +103,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     clips = inputs.write_clips(out / "clips")
     ckpt = build_tiny_chat(out / "tiny_internvl_chat", seed=0)
+    if args.repetition_penalty is not None:
+        cfg = json.loads((ckpt / "config.json").read_text(encoding="utf-8"))
+        cfg["llm_config"]["repetition_penalty"] = args.repetition_penalty
+        (ckpt / "config.json").write_text(json.dumps(cfg, indent=1, ensure_ascii=False),
+                                          encoding="utf-8")
     src = args.internvl / "internvl" / "model" / "internvl_chat"
     for f in MODEL_FILES:
         shutil.copyfile(src / f, ckpt / f)
@@ -113,6 +117,8 @@ def main() -> None:
     entry["model"].pop("device_map", None)
     scorer = im.InternVL2Model("internvl3-8b", device="cpu")
     result = {"transformers": transformers.__version__, "torch": torch.__version__,
+              "llm_repetition_penalty":
+                  scorer.model.language_model.generation_config.repetition_penalty,
               "decord": decord.__version__, "model_class": type(scorer.model).__name__,
               "yes_id": scorer.tokenizer.encode("Yes")[0], "file": {}, "array": {},
               "indices": {}}

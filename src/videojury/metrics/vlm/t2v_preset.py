@@ -57,7 +57,7 @@ InternVL2.5 / InternVL3 (:mod:`.t2v_preset_internvl`): t2v_metrics'
 filter, ``Frame{i}: <image>`` lines and ``Does this figure show "{}"? Please
 answer Yes or No.`` in the ``internvl2_5`` conversation with OpenGVLab's system
 message, and the softmax of the raw next-token logits (OpenGVLab's ``generate``
-sees only embeddings). Parity: 4.8e-9 absolute
+sees only embeddings). Parity: 5.6e-9 absolute
 (``tests/test_vqascore_t2v_internvl.py``). ``frames=`` stays fixed (16).
 """
 
@@ -239,10 +239,8 @@ def preset_video(frames: Frames):
 def check_family(backbone: Any) -> None:
     cls = type(backbone.model).__name__
     if cls not in QWEN_CLASSES:
-        raise MetricError(f"vqascore: preset=t2v_metrics reproduces t2v_metrics' Qwen2-VL / "
-                          f"Qwen2.5-VL scorer only; {backbone.checkpoint.name} is a {cls} (its "
-                          "t2v_metrics scorers for LLaVA-OneVision and InternVL run their "
-                          "authors' own model code, not reproduced here)")
+        raise MetricError(f"vqascore: preset=t2v_metrics: {backbone.checkpoint.name} loads as "
+                          f"a {cls}, not the Qwen2-VL / Qwen2.5-VL model its config names")
 
 
 def prompt_text(processor: Any, question: str) -> str:

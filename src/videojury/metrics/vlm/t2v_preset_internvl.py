@@ -21,9 +21,12 @@ this module with it:
   each ``<image>`` becoming ``<img>`` + ``<IMG_CONTEXT>`` x 256 + ``</img>``;
 * **the probability**: softmax of ``generate(max_new_tokens=1)``'s first score row
   at ``tokenizer.encode("Yes")[0]``. OpenGVLab's ``generate`` hands the LLM only
-  ``inputs_embeds``, so no prompt ids reach the logits processors (a repetition
-  penalty in the generation config has nothing to act on): the row is the raw
-  next-token logits, which is what this module reads (one forward pass);
+  ``inputs_embeds``; under transformers 4.49 (t2v_metrics' pin) generation then
+  starts from no ids, so no logits processor acts (a repetition penalty of 1.5 in
+  the LLM config left the reference's scores unchanged) and the row is the raw
+  next-token logits, which is what this module reads (one forward pass). (Under
+  transformers 4.37.2 it starts from ``[[bos_token_id]]``, which such a penalty
+  would lower; the released configs carry 1.0.)
 * bf16 autocast on CUDA (no-op on CPU), one item at a time.
 
 For tokenizers that put a BOS first (InternLM2's, which InternVL2-2B/8B/26B and
