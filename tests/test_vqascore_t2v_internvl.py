@@ -102,6 +102,25 @@ def test_score_run_matches_and_prompts_differ(setup):
     assert abs(plain["vqascore"].iloc[0] - REFERENCE["clip2"][0]) > 1e-5
 
 
+# the same under a tokenizer that puts <s> first (build_tiny_chat(bos=True), reference run
+# with --bos): t2v_metrics' answer id encode("Yes")[0] is then the BOS, and P(BOS) is scored
+BOS_REFERENCE = {"clip1": [3.04121016370118e-07, 3.3010769584507216e-07]}
+
+
+def test_bos_tokenizer_scores_the_bos(setup):
+    from videojury.models.internvl_chat import build_tiny_chat, convert_folder
+
+    native = convert_folder(build_tiny_chat(setup.root / "original_bos", seed=0, bos=True),
+                            setup.root / "native_bos")
+    metric = load_metric(f"vqascore:model={native},preset=t2v_metrics")
+    tok = metric.backbone().tokenizer
+    assert tok.encode("Yes")[0] == tok.convert_tokens_to_ids("<s>")
+    frames = sample(setup.clips[1], metric.frame_policy())
+    got = [metric.score_batch([frames], [Item(str(setup.clips[1]), prompt=p)])[0]["vqascore"]
+           for p in inputs.PROMPTS]
+    _check(got, BOS_REFERENCE["clip1"])
+
+
 def test_query_layout():
     from videojury.metrics.vlm.t2v_preset_internvl import query
 

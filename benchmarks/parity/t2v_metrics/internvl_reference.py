@@ -75,6 +75,9 @@ def main() -> None:
     ap.add_argument("--repetition-penalty", type=float, default=None,
                     help="put this repetition_penalty into the tiny config's llm_config (the "
                          "LLM's generation config): shows it has no effect on the scores")
+    ap.add_argument("--bos", action="store_true",
+                    help="the tiny tokenizer puts <s> first (InternLM2's habit): t2v_metrics' "
+                         "encode('Yes')[0] is then the BOS id")
     ap.add_argument("out", type=Path)
     args = ap.parse_args()
     out = args.out.resolve()
@@ -102,7 +105,7 @@ def main() -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     clips = inputs.write_clips(out / "clips")
-    ckpt = build_tiny_chat(out / "tiny_internvl_chat", seed=0)
+    ckpt = build_tiny_chat(out / "tiny_internvl_chat", seed=0, bos=args.bos)
     if args.repetition_penalty is not None:
         cfg = json.loads((ckpt / "config.json").read_text(encoding="utf-8"))
         cfg["llm_config"]["repetition_penalty"] = args.repetition_penalty
@@ -120,7 +123,9 @@ def main() -> None:
               "llm_repetition_penalty":
                   scorer.model.language_model.generation_config.repetition_penalty,
               "decord": decord.__version__, "model_class": type(scorer.model).__name__,
-              "yes_id": scorer.tokenizer.encode("Yes")[0], "file": {}, "array": {},
+              "yes_id": scorer.tokenizer.encode("Yes")[0],
+              "bos_id": scorer.tokenizer.convert_tokens_to_ids("<s>") if args.bos else None,
+              "file": {}, "array": {},
               "indices": {}}
     for i, clip in enumerate(clips):
         vr = decord.VideoReader(str(clip), ctx=decord.cpu(0), num_threads=1)

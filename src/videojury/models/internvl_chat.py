@@ -171,10 +171,12 @@ AUTO_MAP = {"AutoConfig": "configuration_internvl_chat.InternVLChatConfig",
             "AutoModelForCausalLM": "modeling_internvl_chat.InternVLChatModel"}
 
 
-def _tiny_tokenizer():
-    """A word-level tokenizer with Qwen2's and InternVL's special tokens (no BOS, as Qwen2),
-    whose vocabulary holds the pieces of the template's system message."""
+def _tiny_tokenizer(bos: bool = False):
+    """A word-level tokenizer with Qwen2's and InternVL's special tokens (no BOS, as Qwen2;
+    ``bos=True``: ``<s>`` put first, as InternLM2's tokenizer does), whose vocabulary holds
+    the pieces of the template's system message."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import processors
 
     pre = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(r"\n"), behavior="isolated"),
@@ -182,12 +184,16 @@ def _tiny_tokenizer():
         pre_tokenizers.Split(Regex(r"[0-9]|[^\w\s]"), behavior="isolated"),
     ])
     sys_words = [w for w, _ in pre.pre_tokenize_str(TEMPLATE_SYSTEM)]
-    words = list(dict.fromkeys([*TINY_SPECIALS, *TINY_WORDS, *sys_words, "\n"]))
+    specials = [*TINY_SPECIALS, "<s>"] if bos else list(TINY_SPECIALS)
+    words = list(dict.fromkeys([*specials, *TINY_WORDS, *sys_words, "\n"]))
     vocab = {w: i for i, w in enumerate(words)}
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre
     tk.decoder = decoders.WordPiece(prefix="##", cleanup=True)
-    tk.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in TINY_SPECIALS])
+    tk.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in specials])
+    if bos:
+        tk.post_processor = processors.TemplateProcessing(single="<s> $A",
+                                                          special_tokens=[("<s>", vocab["<s>"])])
     return tk, vocab
 
 
@@ -277,15 +283,16 @@ def _gain(key: str) -> float:
     return 1.0
 
 
-def build_tiny_chat(path: str | Path, seed: int = 0) -> Path:
+def build_tiny_chat(path: str | Path, seed: int = 0, bos: bool = False) -> Path:
     """Write a small random InternVL3 in OpenGVLab's layout: config.json (with the hub's
     ``auto_map``; the modeling files themselves are not written), model.safetensors,
-    tokenizer.json + tokenizer_config.json."""
+    tokenizer.json + tokenizer_config.json. ``bos=True``: the tokenizer puts ``<s>`` first
+    (as InternLM2's, in InternVL2/2.5-2B/8B/26B), so ``encode("Yes")[0]`` is that BOS."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tk, vocab = _tiny_tokenizer()
+    tk, vocab = _tiny_tokenizer(bos)
     config, sd = tiny_state(seed, len(vocab))
     (path / "config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False),
                                       encoding="utf-8")
