@@ -121,7 +121,8 @@ FAMILY_MODULES = {"qwen2_5_vl": None, "qwen2_vl": None, "internvl": "t2v_preset_
 
 
 # original-layout checkpoints (config model_type) the native families are converted from
-ORIGINAL_LAYOUTS = {"llava_qwen": "python -m videojury.models.llava_ov_convert SRC DST"}
+ORIGINAL_LAYOUTS = {"llava_qwen": "python -m videojury.models.llava_ov_convert SRC DST",
+                    "internvl_chat": "python -m videojury.models.internvl_chat SRC DST"}
 
 
 def family_of(metric: Metric) -> str:
