@@ -79,11 +79,13 @@ def dog_patches(image: np.ndarray) -> np.ndarray:
         # per call) equals SciPy's 'reflect' to a few ulp and is 2-30x faster.
         blur = cv2.sepFilter2D(gray, cv2.CV_64F, k, k, borderType=cv2.BORDER_REFLECT)
         np.subtract(gray, blur, out=blur)
-        blur *= 4.0 / s
-        np.abs(blur, out=blur)
         # the patches of the regular grid, grid column-major (x outer, y inner),
-        # copied once straight into the feature rows
-        out[:, :, i] = _grid_view(blur[2:-2, 2:-2], xs.size, ys.size)
+        # copied once straight into the feature rows; |d * 4/s| = |d| * 4/s
+        # (the rounding is sign-symmetric), taken on the patches only
+        part = out[:, :, i]
+        part[...] = _grid_view(blur[2:-2, 2:-2], xs.size, ys.size)
+        part *= 4.0 / s
+    np.abs(out, out=out)
     return out.reshape(n, len(SIGMAS) * BLOCK * BLOCK)
 
 
