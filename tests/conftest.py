@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# pytest-xdist's workers get COLUMNS=80; the CLI's output, piped as in a
+# plain run, is laid out for 250 columns (videojury.cli.out), as users see it.
+os.environ.pop("COLUMNS", None)
 
 from videojury.data.synthetic import ClipSpec, degrade, make_clip
 from videojury.video import write_video
