@@ -223,23 +223,7 @@ def tiny_state(seed: int, vocab: int, image_size: int = 448, patch: int = 28) ->
                   dynamic_image_size=True, use_thumbnail=True, use_backbone_lora=0,
                   use_llm_lora=0, pad2square=False, min_dynamic_patch=1, max_dynamic_patch=12,
                   vision_config=vit, llm_config=llm, hidden_size=h, torch_dtype="float32")
-    c, d = vit["hidden_size"], vit["intermediate_size"]
-    shapes: dict[str, tuple] = {
-        "vision_model.embeddings.class_embedding": (1, 1, c),
-        "vision_model.embeddings.patch_embedding.weight": (c, 3, patch, patch),
-        "vision_model.embeddings.patch_embedding.bias": (c,),
-        "vision_model.embeddings.position_embedding": (1, (image_size // patch) ** 2 + 1, c)}
-    for i in range(vit["num_hidden_layers"]):
-        p = f"vision_model.encoder.layers.{i}."
-        shapes.update({p + "ls1": (c,), p + "ls2": (c,), p + "attn.qkv.weight": (3 * c, c),
-                       p + "attn.qkv.bias": (3 * c,), p + "attn.proj.weight": (c, c),
-                       p + "attn.proj.bias": (c,), p + "mlp.fc1.weight": (d, c),
-                       p + "mlp.fc1.bias": (d,), p + "mlp.fc2.weight": (c, d),
-                       p + "mlp.fc2.bias": (c,), p + "norm1.weight": (c,), p + "norm1.bias": (c,),
-                       p + "norm2.weight": (c,), p + "norm2.bias": (c,)})
-    shapes.update({"mlp1.0.weight": (4 * c,), "mlp1.0.bias": (4 * c,),
-                   "mlp1.1.weight": (h, 4 * c), "mlp1.1.bias": (h,),
-                   "mlp1.3.weight": (h, h), "mlp1.3.bias": (h,)})
+    shapes = _love.vision_shapes(vit, image_size, patch, h)
     hd = h // heads
     shapes["language_model.model.embed_tokens.weight"] = (vocab, h)
     for i in range(layers):

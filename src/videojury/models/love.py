@@ -617,6 +617,30 @@ TINY_SWIN = {"embed_dim": 96, "depths": (2, 2, 6, 2), "num_heads": (3, 6, 12, 24
              "frag_biases": (True, True, True, False)}
 
 
+def vision_shapes(vit: dict, image_size: int, patch: int, llm_hidden: int) -> dict[str, tuple]:
+    """Shapes of the InternViT tensors and the ``mlp1`` projector in OpenGVLab's
+    chat layout (the keys :func:`convert_state_dict` reads), for tiny checkpoints."""
+    c, d = vit["hidden_size"], vit["intermediate_size"]
+    shapes: dict[str, tuple] = {
+        "vision_model.embeddings.class_embedding": (1, 1, c),
+        "vision_model.embeddings.patch_embedding.weight": (c, 3, patch, patch),
+        "vision_model.embeddings.patch_embedding.bias": (c,),
+        "vision_model.embeddings.position_embedding": (1, (image_size // patch) ** 2 + 1, c)}
+    for i in range(vit["num_hidden_layers"]):
+        p = f"vision_model.encoder.layers.{i}."
+        shapes.update({p + "ls1": (c,), p + "ls2": (c,), p + "attn.qkv.weight": (3 * c, c),
+                       p + "attn.qkv.bias": (3 * c,), p + "attn.proj.weight": (c, c),
+                       p + "attn.proj.bias": (c,), p + "mlp.fc1.weight": (d, c),
+                       p + "mlp.fc1.bias": (d,), p + "mlp.fc2.weight": (c, d),
+                       p + "mlp.fc2.bias": (c,), p + "norm1.weight": (c,), p + "norm1.bias": (c,),
+                       p + "norm2.weight": (c,), p + "norm2.bias": (c,)})
+    h = llm_hidden
+    shapes.update({"mlp1.0.weight": (4 * c,), "mlp1.0.bias": (4 * c,),
+                   "mlp1.1.weight": (h, 4 * c), "mlp1.1.bias": (h,),
+                   "mlp1.3.weight": (h, h), "mlp1.3.bias": (h,)})
+    return shapes
+
+
 def tiny_state(seed: int, vocab: int, image_size: int = 56, llm_hidden: int = 4096) -> tuple:
     """(config.json dict, state dict in LOVE's key layout) of a small random LOVE.
 
@@ -646,25 +670,8 @@ def tiny_state(seed: int, vocab: int, image_size: int = 56, llm_hidden: int = 40
                   max_dynamic_patch=1, vision_config=vit, llm_config=llm, hidden_size=llm_hidden,
                   torch_dtype="float32")
     g = torch.Generator().manual_seed(seed)
-    shapes: dict[str, tuple] = {}
-    c, d = vit["hidden_size"], vit["intermediate_size"]
-    n_pos = (image_size // 14) ** 2 + 1
-    shapes["vision_model.embeddings.class_embedding"] = (1, 1, c)
-    shapes["vision_model.embeddings.patch_embedding.weight"] = (c, 3, 14, 14)
-    shapes["vision_model.embeddings.patch_embedding.bias"] = (c,)
-    shapes["vision_model.embeddings.position_embedding"] = (1, n_pos, c)
-    for i in range(vit["num_hidden_layers"]):
-        p = f"vision_model.encoder.layers.{i}."
-        shapes.update({p + "ls1": (c,), p + "ls2": (c,), p + "attn.qkv.weight": (3 * c, c),
-                       p + "attn.qkv.bias": (3 * c,), p + "attn.proj.weight": (c, c),
-                       p + "attn.proj.bias": (c,), p + "mlp.fc1.weight": (d, c),
-                       p + "mlp.fc1.bias": (d,), p + "mlp.fc2.weight": (c, d),
-                       p + "mlp.fc2.bias": (c,), p + "norm1.weight": (c,), p + "norm1.bias": (c,),
-                       p + "norm2.weight": (c,), p + "norm2.bias": (c,)})
+    shapes = vision_shapes(vit, image_size, 14, llm_hidden)
     h = llm_hidden
-    shapes.update({"mlp1.0.weight": (4 * c,), "mlp1.0.bias": (4 * c,),
-                   "mlp1.1.weight": (h, 4 * c), "mlp1.1.bias": (h,),
-                   "mlp1.3.weight": (h, h), "mlp1.3.bias": (h,)})
     hd = h // heads
     shapes["language_model.model.tok_embeddings.weight"] = (vocab, h)
     for i in range(llm["num_hidden_layers"]):

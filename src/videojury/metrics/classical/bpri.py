@@ -36,7 +36,7 @@ from scipy.ndimage import label, maximum_filter
 
 from . import matlab
 from .bmpri import (
-    NOISE_STREAMS, _gray, _printf, gaussian_noise, imfilter_uint8, jpeg_roundtrip, lbp41_count, load_svm,
+    NOISE_STREAMS, _gray, _printf, gaussian_noise, jpeg_roundtrip, lbp41_count, load_svm,
     rbf_kernel, svm_scale,
 )
 
