@@ -208,6 +208,26 @@ def test_fast_paths_equal_their_plain_forms():
         assert np.array_equal(_shrink_octave(bw), full)
 
 
+def test_corner_window_sums_are_conv2s_nine_products_in_its_order():
+    # imfilter(v, w, 'replicate', 'full', 'conv') written out: kernel columns outer,
+    # rows inner, each product w[i, j] * x rounded, added from zero. The fast form
+    # shares the products of equal weights and works in row strips; it must give
+    # the same bits, flat regions (equal neighbours) and strip edges included.
+    from videojury.metrics.classical.bpri import _W, _smooth_full
+
+    rng = np.random.default_rng(11)
+    for shape in [(3, 3), (4, 900), (300, 517), (1100, 29)]:
+        v = rng.random(shape) ** 3
+        v[: shape[0] // 2] = 0.25
+        pad = np.pad(v, 2, mode="edge")
+        h, w = shape[0] + 2, shape[1] + 2
+        want = np.zeros((h, w))
+        for j in range(3):
+            for i in range(3):
+                want = want + _W[i, j] * pad[2 - i:2 - i + h, 2 - j:2 - j + w]
+        assert np.array_equal(_smooth_full(v), want), shape
+
+
 def test_matlab_length_and_shrink_and_regional_max():
     assert [_matlab_length(n) for n in (0, 1, 2, 5)] == [0, 2, 2, 5]
     blob = np.zeros((9, 9), bool)

@@ -54,6 +54,14 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 _W = np.outer(_FILTER, _FILTER)
 
 
+# The window is symmetric: its nine weights take three values (corners, edges,
+# centre), so each pixel's product with a weight is computed once and shared
+# by the outputs that use it -- the same products, hence the same sums.
+_W_KIND = np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]])
+assert all(_W[i, j] == _W[_W_KIND == _W_KIND[i, j]][0] for i in range(3) for j in range(3))
+_W_VALUES = (_W[0, 0], _W[0, 1], _W[1, 1])
+
+
 def _smooth_full(v: np.ndarray) -> np.ndarray:
     """``imfilter(v, w, 'replicate', 'full', 'conv')`` for the 3x3 window ``w``:
     the input padded by 2 (replicate), the valid part of the convolution.
@@ -67,15 +75,21 @@ def _smooth_full(v: np.ndarray) -> np.ndarray:
     h, w = v.shape[0] + 2, v.shape[1] + 2
     out = np.empty((h, w))
     rows = max(8, (1 << 19) // (8 * w))  # strips of about 512 KiB stay in cache
-    tmp = np.empty((rows, w))
+    prod = np.empty((3, rows + 2, w + 2))
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
-        o, t = out[r0:r1], tmp[:r1 - r0]
-        np.multiply(p[r0 + 2:r1 + 2, 2:2 + w], _W[0, 0], out=o)  # 0 + w*x is w*x
+        o = out[r0:r1]
+        src = p[r0:r1 + 2, :]  # the padded rows these outputs read
+        for k, wk in enumerate(_W_VALUES):
+            np.multiply(src, wk, out=prod[k, :r1 - r0 + 2])
+        first = True
         for j in range(3):
             for i in range(3):
-                if i or j:
-                    np.multiply(p[r0 + 2 - i:r1 + 2 - i, 2 - j:2 - j + w], _W[i, j], out=t)
+                t = prod[_W_KIND[i, j], 2 - i:2 - i + r1 - r0, 2 - j:2 - j + w]
+                if first:
+                    o[...] = t  # 0 + w*x is w*x
+                    first = False
+                else:
                     o += t
     return out
 
