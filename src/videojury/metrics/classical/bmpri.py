@@ -153,6 +153,9 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return x.astype(np.uint8)  # truncation: floor, the values being >= 0
 
 
+_STRIP_BYTES = 1 << 19  # rows per step of about 512 KiB of doubles stay in cache
+
+
 def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
                    draw: np.ndarray | None = None, noise: str = "octave",
                    base: np.ndarray | None = None) -> np.ndarray:
@@ -160,12 +163,26 @@ def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
     plus ``sqrt(variance)`` times the draw, back to uint8 (``uint8(x * 255)``).
 
     ``base`` may pass ``image / 255.0`` when several variances share an image.
+    Computed in row strips that stay in cache (the same operations per pixel).
     """
     z = noise_draw(image.shape, seed, noise) if draw is None else draw
-    x = np.multiply(z, np.sqrt(variance))
-    x += image.astype(np.float64) / 255.0 if base is None else base
-    x *= 255.0
-    return _to_uint8(x)
+    s = np.sqrt(variance)
+    out = np.empty(image.shape, dtype=np.uint8)
+    row = int(np.prod(image.shape[1:], dtype=np.int64)) * 8
+    rows = max(1, _STRIP_BYTES // max(row, 1))
+    buf = np.empty((min(rows, image.shape[0]),) + image.shape[1:])
+    im = np.empty_like(buf) if base is None else None
+    for r0 in range(0, image.shape[0], rows):
+        r1 = min(image.shape[0], r0 + rows)
+        x = buf[:r1 - r0]
+        np.multiply(z[r0:r1], s, out=x)
+        if base is None:
+            x += np.divide(image[r0:r1], 255.0, out=im[:r1 - r0])
+        else:
+            x += base[r0:r1]
+        x *= 255.0
+        out[r0:r1] = _to_uint8(x)
+    return out
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
