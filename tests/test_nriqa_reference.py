@@ -228,6 +228,22 @@ def test_corner_window_sums_are_conv2s_nine_products_in_its_order():
         assert np.array_equal(_smooth_full(v), want), shape
 
 
+def test_noise_pseudo_reference_is_imnoise_written_out():
+    # imnoise(uint8, 'gaussian', 0, v) after rng(seed): uint8((im2double + sqrt(v) z) * 255),
+    # MATLAB's rounding (half away from zero, saturating); computed in row strips, it
+    # must give the same bytes over many strips, gray and RGB.
+    from videojury.metrics.classical.bmpri import gaussian_noise, noise_draw
+
+    rng = np.random.default_rng(3)
+    for shape in [(200, 700, 3), (90, 2100), (2, 2)]:
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        z = noise_draw(shape)
+        for v in (0.3, 0.7):
+            x = (img.astype(np.float64) / 255.0 + np.sqrt(v) * z) * 255.0
+            want = np.where(x < 0.5, 0, np.minimum(np.floor(x + 0.5), 255)).astype(np.uint8)
+            assert np.array_equal(gaussian_noise(img, v), want), (shape, v)
+
+
 def test_matlab_length_and_shrink_and_regional_max():
     assert [_matlab_length(n) for n in (0, 1, 2, 5)] == [0, 2, 2, 5]
     blob = np.zeros((9, 9), bool)
