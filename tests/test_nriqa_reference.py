@@ -244,6 +244,32 @@ def test_noise_pseudo_reference_is_imnoise_written_out():
             assert np.array_equal(gaussian_noise(img, v), want), (shape, v)
 
 
+def test_regional_maxima_with_plateaux_equal_the_plain_definition():
+    # imregionalmax(m, 8) written plainly: 8-connected components of pixels no lower
+    # than any neighbour, kept when no pixel next to the component has their value;
+    # on quantised values, so plateaux (and plateaux that leak) are common. The
+    # shrink given the plateau maxima equals the shrink that labels the whole image.
+    from scipy.ndimage import binary_dilation, label, maximum_filter
+
+    rng = np.random.default_rng(7)
+    eight = np.ones((3, 3), dtype=bool)
+    for t in range(60):
+        h, w = rng.integers(3, 40, 2)
+        m = rng.integers(0, rng.integers(2, 8), (h, w)).astype(np.float64) * 0.5
+        floor = float(rng.choice([-np.inf, 0.5, 1.0]))
+        cand = (m >= maximum_filter(m, size=3, mode="constant", cval=-np.inf)) & (m >= floor)
+        lab, n = label(cand, structure=eight)
+        want = np.zeros_like(cand)
+        for k in range(1, n + 1):
+            comp = lab == k
+            rim = binary_dilation(comp, structure=eight) & ~comp
+            if not (m[rim] == m[comp][0]).any():
+                want |= comp
+        got, plateaux = _regional_max(m, floor, plateaux=True)
+        assert np.array_equal(got, want), t
+        assert np.array_equal(_shrink_octave(got, plateaux), _shrink_octave(got)), t
+
+
 def test_matlab_length_and_shrink_and_regional_max():
     assert [_matlab_length(n) for n in (0, 1, 2, 5)] == [0, 2, 2, 5]
     blob = np.zeros((9, 9), bool)

@@ -103,41 +103,50 @@ def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
     return ((a + b) - np.sqrt((a - b) ** 2 + 4.0 * c * c)) / 2.0
 
 
-def _regional_max(m: np.ndarray, floor: float = -np.inf) -> np.ndarray:
+_RING8 = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.uint8)
+
+
+def _regional_max(m: np.ndarray, floor: float = -np.inf, *, plateaux: bool = False):
     """``imregionalmax(m, 8)``: 8-connected plateaux with only lower neighbours.
 
     Only pixels ``>= floor`` are returned (the others are dropped right after
     by ``corner``); a plateau is all one value, so this is the same result,
-    found faster.
+    found faster. A pixel above all eight neighbours is a maximum on its own
+    (none of its neighbours can be one); only pixels with an equal neighbour
+    and none higher need the plateau test. ``plateaux=True`` also returns the
+    coordinates ``(ys, xs)`` of the maxima found on plateaux: every pixel of an
+    object larger than one pixel is among them.
     """
     import cv2
 
-    # 3x3 maximum (OpenCV's dilation ignores the outside, as cval=-inf would).
-    top = cv2.dilate(m, np.ones((3, 3), np.uint8)) if m.dtype == np.float64 else \
-        maximum_filter(m, size=3, mode="constant", cval=-np.inf)
-    cand = (m >= top) & (m >= floor)
-    lab, n = label(cand, structure=_EIGHT)
-    if n == 0:
-        return cand
-    # A plateau (adjacent candidates are equal) fails when an equal neighbour
-    # is no candidate; only the candidates' neighbours are looked at.
-    ys, xs = np.nonzero(cand)
-    vals = m[ys, xs]
-    pad_m = np.pad(m, 1, constant_values=np.nan)
-    pad_c = np.pad(cand, 1, constant_values=True)
-    bad = np.zeros(n + 1, dtype=bool)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            qy, qx = ys + 1 + dy, xs + 1 + dx
-            leak = ~pad_c[qy, qx] & (pad_m[qy, qx] == vals)
-            bad[lab[ys[leak], xs[leak]]] = True
-    bad[0] = True
-    keep = ~bad[lab[ys, xs]]
-    out = np.zeros_like(cand)
-    out[ys[keep], xs[keep]] = True
-    return out
+    # Largest of the 8 neighbours (OpenCV's dilation ignores the outside, as
+    # cval=-inf would).
+    ring = cv2.dilate(m, _RING8) if m.dtype == np.float64 else \
+        maximum_filter(m, footprint=_RING8.astype(bool), mode="constant", cval=-np.inf)
+    above = m >= floor
+    out = (m > ring) & above
+    flat = (m == ring) & above
+    ys, xs = np.nonzero(flat)
+    if ys.size:
+        lab, n = label(flat, structure=_EIGHT)
+        # A plateau fails when an equal neighbour is not on it (such a neighbour
+        # has a higher one); only the plateau pixels' neighbours are looked at.
+        vals = m[ys, xs]
+        pad_m = np.pad(m, 1, constant_values=np.nan)
+        pad_c = np.pad(flat, 1, constant_values=True)
+        bad = np.zeros(n + 1, dtype=bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == 0 and dx == 0:
+                    continue
+                qy, qx = ys + 1 + dy, xs + 1 + dx
+                leak = ~pad_c[qy, qx] & (pad_m[qy, qx] == vals)
+                bad[lab[ys[leak], xs[leak]]] = True
+        bad[0] = True
+        keep = ~bad[lab[ys, xs]]
+        ys, xs = ys[keep], xs[keep]
+        out[ys, xs] = True
+    return (out, (ys, xs)) if plateaux else out
 
 
 # Neighbours in the order E, NE, N, NW, W, SW, S, SE (Yokoi's x1..x8).
@@ -229,7 +238,8 @@ def _apply_lut(bw: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[code]
 
 
-def _shrink_octave(bw: np.ndarray) -> np.ndarray:
+def _shrink_octave(bw: np.ndarray, among: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> np.ndarray:
     """Octave's ``bwmorph(bw, 'shrink', Inf)``: ``bw & keep(mark(bw))`` until
     nothing changes.
 
@@ -238,18 +248,32 @@ def _shrink_octave(bw: np.ndarray) -> np.ndarray:
     every unmarked one, so nothing else can change (and a pixel's neighbours
     are in its own object or unset). Equal to applying :func:`_apply_lut` to
     the whole image, which ``check_shrink.py`` compares with Octave.
+    ``among``: coordinates known to hold every pixel of the objects larger than
+    one pixel (the plateau maxima of :func:`_regional_max`), which spares
+    labelling the whole image.
     """
     out = bw.copy()
-    lab, n = label(bw, structure=_EIGHT)
-    if n == 0:
-        return out
-    sizes = np.bincount(lab.ravel())
-    big = sizes > 1
-    big[0] = False
-    ys, xs = np.nonzero(big[lab])
+    h, w = bw.shape
+    if among is None:
+        lab, n = label(bw, structure=_EIGHT)
+        if n == 0:
+            return out
+        sizes = np.bincount(lab.ravel())
+        big = sizes > 1
+        big[0] = False
+        ys, xs = np.nonzero(big[lab])
+    else:
+        # the pixels of objects larger than one pixel: those with a set neighbour
+        ys, xs = among
+        pad = np.pad(bw, 1)
+        alone = np.ones(ys.size, dtype=bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy or dx:
+                    alone &= ~pad[ys + 1 + dy, xs + 1 + dx]
+        ys, xs = ys[~alone], xs[~alone]
     if ys.size == 0:
         return out
-    h, w = bw.shape
     cur = np.zeros((h + 2, w + 2), dtype=bool)
     py, px = ys + 1, xs + 1
     cur[py, px] = True
@@ -291,8 +315,8 @@ def corners(gray: np.ndarray, quality: float = 0.001, shrink: str = "octave") ->
     top = float(m.max())
     if not top > 0:
         return np.zeros((0, 2), dtype=np.int64)
-    bw = _regional_max(m, quality * top)
-    bw = _shrink_octave(bw) if shrink == "octave" else _shrink(bw)
+    bw, plateaux = _regional_max(m, quality * top, plateaux=True)
+    bw = _shrink_octave(bw, plateaux) if shrink == "octave" else _shrink(bw)
     bw[[0, -1], :] = False
     bw[:, [0, -1]] = False
     ys, xs = np.nonzero(bw)
