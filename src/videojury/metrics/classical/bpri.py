@@ -62,6 +62,29 @@ assert all(_W[i, j] == _W[_W_KIND == _W_KIND[i, j]][0] for i in range(3) for j i
 _W_VALUES = (_W[0, 0], _W[0, 1], _W[1, 1])
 
 
+def _strip_rows(w: int) -> int:
+    return max(8, (1 << 19) // (8 * w))  # strips of about 512 KiB stay in cache
+
+
+def _smooth_strip(p: np.ndarray, r0: int, r1: int, prod: np.ndarray, o: np.ndarray) -> None:
+    """Rows ``r0:r1`` of the full 3x3 convolution of the 2-padded ``p`` into ``o``:
+    the nine products added in Octave's ``conv2`` order (kernel columns outer,
+    rows inner, from zero); ``prod`` is scratch of at least (3, r1-r0+2, width)."""
+    w = p.shape[1] - 2
+    src = p[r0:r1 + 2, :]  # the padded rows these outputs read
+    for k, wk in enumerate(_W_VALUES):
+        np.multiply(src, wk, out=prod[k, :r1 - r0 + 2])
+    first = True
+    for j in range(3):
+        for i in range(3):
+            t = prod[_W_KIND[i, j], 2 - i:2 - i + r1 - r0, 2 - j:2 - j + w]
+            if first:
+                o[...] = t  # 0 + w*x is w*x
+                first = False
+            else:
+                o += t
+
+
 def _smooth_full(v: np.ndarray) -> np.ndarray:
     """``imfilter(v, w, 'replicate', 'full', 'conv')`` for the 3x3 window ``w``:
     the input padded by 2 (replicate), the valid part of the convolution.
@@ -74,33 +97,45 @@ def _smooth_full(v: np.ndarray) -> np.ndarray:
     p = np.pad(v, 2, mode="edge")
     h, w = v.shape[0] + 2, v.shape[1] + 2
     out = np.empty((h, w))
-    rows = max(8, (1 << 19) // (8 * w))  # strips of about 512 KiB stay in cache
+    rows = _strip_rows(w)
     prod = np.empty((3, rows + 2, w + 2))
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
-        o = out[r0:r1]
-        src = p[r0:r1 + 2, :]  # the padded rows these outputs read
-        for k, wk in enumerate(_W_VALUES):
-            np.multiply(src, wk, out=prod[k, :r1 - r0 + 2])
-        first = True
-        for j in range(3):
-            for i in range(3):
-                t = prod[_W_KIND[i, j], 2 - i:2 - i + r1 - r0, 2 - j:2 - j + w]
-                if first:
-                    o[...] = t  # 0 + w*x is w*x
-                    first = False
-                else:
-                    o += t
+        _smooth_strip(p, r0, r1, prod, out[r0:r1])
     return out
 
 
 def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
-    """MATLAB ``cornermetric(I, 'MinimumEigenvalue', 'FilterCoefficients', g3)``."""
+    """MATLAB ``cornermetric(I, 'MinimumEigenvalue', 'FilterCoefficients', g3)``:
+    ``((a + b) - sqrt((a - b)^2 + 4 c^2)) / 2`` of the smoothed gradient products,
+    row strip by row strip (each strip's sums and formula stay in cache; the same
+    operations in the same order as on whole images)."""
     img = gray.astype(np.float64) / 255.0
     gx = img[1:-1, :-2] - img[1:-1, 2:]
     gy = img[:-2, 1:-1] - img[2:, 1:-1]
-    a, b, c = _smooth_full(gx * gx), _smooth_full(gy * gy), _smooth_full(gx * gy)
-    return ((a + b) - np.sqrt((a - b) ** 2 + 4.0 * c * c)) / 2.0
+    pads = [np.pad(x, 2, mode="edge") for x in (gx * gx, gy * gy, gx * gy)]
+    h, w = gx.shape[0] + 2, gx.shape[1] + 2
+    out = np.empty((h, w))
+    rows = _strip_rows(w)
+    prod = np.empty((3, rows + 2, w + 2))
+    a, b, c, t = (np.empty((rows, w)) for _ in range(4))
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        n = r1 - r0
+        sa, sb, sc, st = a[:n], b[:n], c[:n], t[:n]
+        for pad, o in zip(pads, (sa, sb, sc)):
+            _smooth_strip(pad, r0, r1, prod, o)
+        o = out[r0:r1]
+        np.add(sa, sb, out=o)                 # a + b
+        np.subtract(sa, sb, out=st)
+        np.square(st, out=st)                 # (a - b) ** 2
+        np.multiply(4.0, sc, out=sa)
+        sa *= sc                              # 4.0 * c * c
+        st += sa
+        np.sqrt(st, out=st)
+        o -= st
+        o /= 2.0
+    return out
 
 
 _RING8 = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.uint8)
