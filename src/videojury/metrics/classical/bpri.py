@@ -113,8 +113,16 @@ def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
     img = gray.astype(np.float64) / 255.0
     gx = img[1:-1, :-2] - img[1:-1, 2:]
     gy = img[:-2, 1:-1] - img[2:, 1:-1]
-    pads = [np.pad(x, 2, mode="edge") for x in (gx * gx, gy * gy, gx * gy)]
     h, w = gx.shape[0] + 2, gx.shape[1] + 2
+    pads = []
+    for x, y in ((gx, gx), (gy, gy), (gx, gy)):
+        pad = np.empty((h + 2, w + 2))  # the product, replicate-padded by 2
+        np.multiply(x, y, out=pad[2:-2, 2:-2])
+        pad[:2, 2:-2] = pad[2, 2:-2]
+        pad[-2:, 2:-2] = pad[-3, 2:-2]
+        pad[:, :2] = pad[:, 2:3]
+        pad[:, -2:] = pad[:, -3:-2]
+        pads.append(pad)
     out = np.empty((h, w))
     rows = _strip_rows(w)
     prod = np.empty((3, rows + 2, w + 2))
