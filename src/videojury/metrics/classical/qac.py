@@ -43,10 +43,18 @@ LEVELS_USED = 2
 
 @lru_cache(maxsize=1)
 def _centres() -> np.ndarray:
-    """(levels, K, 192) cluster centres on the 0..1 scale, and their squared norms."""
+    """(levels, K, 192) cluster centres on the 0..1 scale."""
     with resources.files(__package__).joinpath("data/qac_centres.npz").open("rb") as fh:
         with np.load(fh) as z:
             return z["centroids"] / 255.0
+
+
+@lru_cache(maxsize=1)
+def _distance_terms() -> tuple[np.ndarray, np.ndarray]:
+    """(192, levels * K) centres times -2 (exact: a power of two) and their squared norms."""
+    centres = _centres()
+    flat = centres.reshape(-1, centres.shape[-1])
+    return np.ascontiguousarray(-2.0 * flat.T), np.sum(flat * flat, axis=1)
 
 
 def _grid(r: int, c: int, block: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,12 +106,14 @@ def qac(image: np.ndarray) -> float:
     centres = _centres()
     levels, k, dim = centres.shape
     aa = np.sum(feats * feats, axis=1)[:, None]
-    flat = centres.reshape(levels * k, dim)
-    d2 = feats @ (-2.0 * flat.T)  # scaling by 2 is exact: the same products
-    d2 += np.sum(flat * flat, axis=1)[None, :]
+    m2c, cc = _distance_terms()
+    d2 = feats @ m2c  # -2 f.c
+    d2 += cc[None, :]
+    # Adding the patch's own |f|^2, the clamp at 0 and sqrt are monotonic:
+    # taken after each level's minimum they give the same numbers.
+    d2 = d2.reshape(-1, levels, k).min(axis=2)
     d2 += aa
-    # sqrt and the clamp at 0 are monotonic: take them after the minimum
-    dist = np.sqrt(np.maximum(d2.reshape(-1, levels, k).min(axis=2), 0.0))  # (n, levels)
+    dist = np.sqrt(np.maximum(d2, 0.0))  # (n, levels)
     order = np.argsort(dist, axis=1, kind="stable")[:, :LEVELS_USED]
     dmin = np.take_along_axis(dist, order, axis=1)
     weight = np.exp(-dmin / 32.0) + np.finfo(np.float64).eps
