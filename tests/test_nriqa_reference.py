@@ -239,6 +239,25 @@ def test_corner_window_sums_are_conv2s_nine_products_in_its_order():
         assert np.array_equal(min_eigen_metric(g), plain), shape
 
 
+def test_uint8_cast_rounds_half_away_from_zero_and_saturates():
+    # MATLAB's uint8(x): round half away from zero, saturate at 0 and 255; checked on
+    # the 40 doubles either side of every k + 0.5 and every k, and random values.
+    from videojury.metrics.classical.bmpri import _to_uint8
+
+    vals = []
+    for k in range(-2, 258):
+        for centre in (k + 0.5, float(k)):
+            up = dn = centre
+            for _ in range(40):
+                up, dn = np.nextafter(up, np.inf), np.nextafter(dn, -np.inf)
+                vals += [up, dn]
+            vals.append(centre)
+    x = np.concatenate([vals, np.random.default_rng(2).uniform(-10, 265, 100_000)])
+    f = np.floor(x)
+    want = np.clip(np.where(x - f >= 0.5, f + 1, f), 0, 255).astype(np.uint8)
+    assert np.array_equal(_to_uint8(x.copy()), want)
+
+
 def test_noise_pseudo_reference_is_imnoise_written_out():
     # imnoise(uint8, 'gaussian', 0, v) after rng(seed): uint8((im2double + sqrt(v) z) * 255),
     # MATLAB's rounding (half away from zero, saturating); computed in row strips, it

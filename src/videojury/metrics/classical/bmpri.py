@@ -137,19 +137,23 @@ def noise_draw(shape: tuple[int, ...], seed: int = NOISE_SEED, noise: str = "oct
     return _draw(tuple(int(s) for s in shape), int(seed), str(noise))
 
 
+# The largest double below 0.5 (0.5 - 2^-54).
 _BELOW_HALF = np.nextafter(0.5, 0.0)
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     """Octave/MATLAB ``uint8(x)`` of doubles: round half away from zero, saturate.
 
-    Works in place on ``x`` (a float64 scratch array). ``floor(x + 0.5)`` is
-    that rounding for every double in [0, 255] but one: the largest double
-    below 0.5, whose sum with 0.5 rounds up to 1; it is zeroed first.
+    Works in place on ``x`` (a float64 scratch array). For x in [0, 255],
+    ``floor(x + (0.5 - 2^-54))`` is that rounding: with ``r`` the fractional
+    part, the sum reaches the next integer exactly when ``r >= 0.5`` (at
+    ``r = 0.5`` it lies 2^-54 below it and rounds up to it), and stays below it
+    otherwise. Plain ``floor(x + 0.5)`` would round the largest double below
+    0.5 up to 1. Checked against the definition around every half-integer in
+    the tests.
     """
     np.clip(x, 0.0, 255.0, out=x)
-    x[x == _BELOW_HALF] = 0.0
-    x += 0.5
+    x += _BELOW_HALF
     return x.astype(np.uint8)  # truncation: floor, the values being >= 0
 
 
