@@ -119,6 +119,9 @@ def _draw(shape: tuple[int, ...], seed: int, noise: str) -> np.ndarray:
         z = np.random.Generator(np.random.PCG64(seed)).standard_normal(shape)
     else:
         raise ValueError(f"unknown noise stream {noise!r}: use one of {', '.join(NOISE_STREAMS)}")
+    # Octave fills the draw column-major; keep it row-major, the order the
+    # pseudo-references are computed in (the same numbers)
+    z = np.ascontiguousarray(z)
     z.setflags(write=False)
     return z
 
