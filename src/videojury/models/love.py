@@ -202,18 +202,10 @@ def _rope(t: dict) -> dict:
 # --- weights ----------------------------------------------------------------------
 
 def _load_pth(path: Path) -> dict:
-    import torch
+    """A ``.pth`` read weights-only (its ``state_dict`` when wrapped): the VQA nets' reader."""
+    from .vqa.nets import _read
 
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickled code or a corrupt file
-        raise MetricError(f"{path}: cannot be read as a weights-only PyTorch file "
-                          f"({str(exc).splitlines()[0] if str(exc) else exc})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise MetricError(f"{path}: not a state dict")
-    return obj
+    return _read(path)
 
 
 def read_weights(folder: Path) -> dict:
