@@ -165,6 +165,10 @@ class _LoveMetric(Metric):
         q, a = self.question(item)
         return forward(m, pixels, clips, build_text(q, a, m.cfg.num_image_token))
 
+    def score(self, frames: Frames, item: Any) -> dict[str, float]:
+        # the regression aspects: the head's output is the one field
+        return {self.fields[0].name: self.run(frames, item)["score"]}
+
     def score_batch(self, frames: Sequence[Frames], items: Sequence[Any]) -> list[dict[str, float]]:
         return [self.score(f, it) for f, it in zip(frames, items)]
 
@@ -190,9 +194,6 @@ class LovePerception(_LoveMetric):
                  "anonymousdb/LOVE-Perception)")
     default_options = dict(_COMMON)
 
-    def score(self, frames: Frames, item: Any) -> dict[str, float]:
-        return {"love_perception": self.run(frames, item)["score"]}
-
 
 @register_metric
 class LoveCorrespondence(_LoveMetric):
@@ -214,9 +215,6 @@ class LoveCorrespondence(_LoveMetric):
 
         q, a = PROMPTS["correspondence"]
         return q.replace("{prompt}", (item.prompt or "").strip()), a
-
-    def score(self, frames: Frames, item: Any) -> dict[str, float]:
-        return {"love_correspondence": self.run(frames, item)["score"]}
 
 
 @register_metric
