@@ -26,6 +26,19 @@ from ..base import Metric
 _LOG_LOCK = threading.Lock()
 
 
+def load_fitting(model: Any, sd: dict, what: str, *, extra_position_ids: bool = False) -> None:
+    """``model.load_state_dict(sd, strict=False)`` that refuses, with one message starting
+    ``what``, any missing or unexpected tensor but the derived ``position_ids`` buffers
+    (missing ones always; unexpected ones when ``extra_position_ids``)."""
+    res = model.load_state_dict(sd, strict=False)
+    missing = [k for k in res.missing_keys if not k.endswith("position_ids")]
+    unexpected = [k for k in res.unexpected_keys
+                  if not (extra_position_ids and k.endswith("position_ids"))]
+    if missing or unexpected:
+        raise MetricError(f"{what} (missing: {', '.join(missing[:5]) or 'none'}; "
+                          f"unexpected: {', '.join(unexpected[:5]) or 'none'})")
+
+
 def append_log(path: str, records: Sequence[dict[str, Any]], model: str) -> None:
     """Append one JSON line per record (plus the model's name) to ``path``.
 

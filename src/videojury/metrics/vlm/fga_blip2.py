@@ -47,6 +47,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import FramePolicy, Frames
 from ..base import Metric, ScoreField, register_metric
+from ._common import load_fitting
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -196,12 +197,7 @@ def build(state: dict[str, Any]):
     model = Blip2ForImageTextRetrieval(cfg)
     model.vision_model.post_layernorm.eps = 1e-5  # LAVIS's ln_vision is a default nn.LayerNorm
     sd = {k: t.float() if t.is_floating_point() else t for k, t in sd.items()}
-    res = model.load_state_dict(sd, strict=False)
-    missing = [k for k in res.missing_keys if not k.endswith("position_ids")]
-    if missing or res.unexpected_keys:
-        raise MetricError(f"fga_blip2: the converted tensors do not fit BLIP-2 (missing: "
-                          f"{', '.join(missing[:5]) or 'none'}; unexpected: "
-                          f"{', '.join(res.unexpected_keys[:5]) or 'none'})")
+    load_fitting(model, sd, "fga_blip2: the converted tensors do not fit BLIP-2")
     for name, p in model.state_dict().items():
         if name in sd and tuple(p.shape) != tuple(sd[name].shape):  # load_state_dict raises first
             raise MetricError(f"fga_blip2: tensor {name} has shape {tuple(sd[name].shape)}")

@@ -32,6 +32,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import FramePolicy, Frames
 from ..base import Metric, ScoreField, register_metric
+from ._common import load_fitting
 
 HUB_REPO = "xswu/HPSv2"
 VERSIONS = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
@@ -141,12 +142,7 @@ class HPSv2(Metric):
                 raise MetricError(f"hpsv2: unknown open_clip model {arch!r} ({e})") from None
         sd = read_state(self._weights_file())
         sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
-        res = model.load_state_dict(sd, strict=False)
-        missing = [k for k in res.missing_keys if not k.endswith("position_ids")]
-        if missing or res.unexpected_keys:
-            raise MetricError(f"hpsv2: the checkpoint does not fit {arch} (missing: "
-                              f"{', '.join(missing[:5]) or 'none'}; unexpected: "
-                              f"{', '.join(res.unexpected_keys[:5]) or 'none'})")
+        load_fitting(model, sd, f"hpsv2: the checkpoint does not fit {arch}")
         device = self.options["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
         self._device = device
         self._model = model.to(device).eval()

@@ -28,6 +28,7 @@ import numpy as np
 from ...errors import MetricError
 from ...video import FramePolicy, Frames
 from ..base import Metric, ScoreField, register_metric
+from ._common import load_fitting
 
 HUB_REPO = "THUDM/ImageReward"
 MEAN, STD = 0.16717362830052426, 1.0333394966054072
@@ -80,7 +81,6 @@ def split_checkpoint(state: dict[str, Any]) -> tuple[dict, dict, dict]:
 
 def build(state: dict[str, Any], med_config: dict[str, Any]):
     """(vision model, text model, MLP) loaded strictly from an ImageReward state dict."""
-    import torch
     from transformers import BlipTextConfig, BlipVisionConfig
     from transformers.models.blip.modeling_blip import BlipVisionModel
     from transformers.models.blip.modeling_blip_text import BlipTextModel
@@ -104,13 +104,8 @@ def build(state: dict[str, Any], med_config: dict[str, Any]):
                           encoder_hidden_size=width)
     text = BlipTextModel(tcfg, add_pooling_layer=False)
     for name, model, sd in (("vision", vision, vision_sd), ("text", text, text_sd)):
-        res = model.load_state_dict(sd, strict=False)
-        missing = [k for k in res.missing_keys if not k.endswith("position_ids")]
-        unexpected = [k for k in res.unexpected_keys if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise MetricError(f"imagereward: the {name} tensors do not fit (missing: "
-                              f"{', '.join(missing[:5]) or 'none'}; unexpected: "
-                              f"{', '.join(unexpected[:5]) or 'none'})")
+        load_fitting(model, sd, f"imagereward: the {name} tensors do not fit",
+                     extra_position_ids=True)
     mlp = build_head(mlp_sd, int(tcfg.hidden_size))
     return vision.eval(), text.eval(), mlp, int(vcfg.image_size)
 
