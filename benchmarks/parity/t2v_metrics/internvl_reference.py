@@ -41,12 +41,6 @@ MODEL_FILES = ("configuration_intern_vit.py", "configuration_internvl_chat.py",
                "modeling_intern_vit.py", "modeling_internvl_chat.py")
 
 
-def _enter_package(name: str, path: Path) -> None:
-    mod = types.ModuleType(name)
-    mod.__path__ = [str(path)]
-    sys.modules[name] = mod
-
-
 class ArrayReader:
     """decord's ``VideoReader`` surface ``load_video`` uses, over frames in memory."""
 
@@ -97,10 +91,9 @@ def main() -> None:
 
     from videojury.models.internvl_chat import build_tiny_chat
 
-    root = args.t2v / "t2v_metrics"
-    _enter_package("t2v_metrics", root)
-    _enter_package("t2v_metrics.models", root / "models")
-    _enter_package("t2v_metrics.models.vqascore_models", root / "models" / "vqascore_models")
+    from _enter import enter_t2v_metrics
+
+    enter_t2v_metrics(args.t2v / "t2v_metrics")
     from t2v_metrics.models.vqascore_models import internvl_model as im
 
     out.mkdir(parents=True, exist_ok=True)

@@ -40,24 +40,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402
 import llava_ov_inputs  # noqa: E402
-from reference import _enter_package  # noqa: E402
+from _enter import enter_t2v_metrics  # noqa: E402
 
 NAME = "llava-onevision-qwen2-7b-ov"
 
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    import importlib.util
-
     import transformers
 
-    spec = importlib.util.find_spec("t2v_metrics")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("t2v_metrics is not on PYTHONPATH (see this file's docstring)")
-    root = Path(list(spec.submodule_search_locations)[0])
-    _enter_package("t2v_metrics", root)
-    _enter_package("t2v_metrics.models", root / "models")
-    _enter_package("t2v_metrics.models.vqascore_models", root / "models" / "vqascore_models")
+    enter_t2v_metrics()
     from llava.model.language_model.llava_qwen import LlavaQwenForCausalLM
     from safetensors.torch import load_file
     from t2v_metrics.models.vqascore_models import llavaov_model as lm

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +34,12 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402
-
-
-def _enter_package(name: str, path: Path) -> None:
-    mod = types.ModuleType(name)
-    mod.__path__ = [str(path)]
-    sys.modules[name] = mod
+from _enter import enter_t2v_metrics  # noqa: E402
 
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    import importlib.util
-
-    spec = importlib.util.find_spec("t2v_metrics")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("t2v_metrics is not on PYTHONPATH (see this file's docstring)")
-    root = Path(list(spec.submodule_search_locations)[0])
-    _enter_package("t2v_metrics", root)
-    _enter_package("t2v_metrics.models", root / "models")
-    _enter_package("t2v_metrics.models.vqascore_models", root / "models" / "vqascore_models")
+    enter_t2v_metrics()
     from t2v_metrics.models.vqascore_models import qwen2vl_model as qm
 
     out.mkdir(parents=True, exist_ok=True)
