@@ -126,7 +126,11 @@ ORIGINAL_LAYOUTS = {"llava_qwen": "python -m videojury.models.llava_ov_convert S
 
 
 def family_of(metric: Metric) -> str:
-    """The checkpoint family of ``metric``'s model, read without loading weights."""
+    """The checkpoint family of ``metric``'s model, read without loading weights (once per
+    metric: the frames of every video ask for it)."""
+    fam = getattr(metric, "_t2v_family", None)
+    if fam is not None:
+        return fam
     ck = metric.checkpoint
     fam = ck.family
     if fam == "lmm":  # a hub id or folder not in the table: read its config.json
@@ -136,6 +140,7 @@ def family_of(metric: Metric) -> str:
         cfg = _raw_config(ck)
         if cfg:
             fam = family_of_config(cfg)
+    metric._t2v_family = fam
     return fam
 
 
