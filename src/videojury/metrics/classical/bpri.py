@@ -35,6 +35,7 @@ import numpy as np
 from scipy.ndimage import label, maximum_filter
 
 from . import matlab
+from ._jit import kernel
 from .bmpri import (
     NOISE_STREAMS, _gray, _printf, gaussian_noise, jpeg_roundtrip, lbp41_count, load_svm,
     rbf_kernel, svm_scale,
@@ -105,11 +106,73 @@ def _smooth_full(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def _eigen_loop(gray, wc, we, wm, rows, out):  # pragma: no cover - compiled by numba
+    """:func:`min_eigen_numpy` row by row: the same operations in the same order.
+
+    ``rows`` is (3, 3, W + 2) scratch: for each gradient product the last three
+    rows of its replicate-padded image (padded row ``y`` in slot ``y % 3``);
+    ``wc``, ``we``, ``wm`` are the window's corner, edge and centre weights."""
+    h, w = gray.shape
+    sums = np.empty((3, w))
+    for y in range(h + 2):
+        # padded row y repeats product row py; the product at (py, px) reads
+        # the image at rows py..py+2, columns px..px+2, each divided by 255
+        py = min(max(y - 2, 0), h - 3)
+        g0, g1, g2 = gray[py], gray[py + 1], gray[py + 2]
+        xx, yy, xy = rows[0, y % 3], rows[1, y % 3], rows[2, y % 3]
+        for px in range(w - 2):
+            gx = g1[px] / 255.0 - g1[px + 2] / 255.0
+            gy = g0[px + 1] / 255.0 - g2[px + 1] / 255.0
+            xx[px + 2] = gx * gx
+            yy[px + 2] = gy * gy
+            xy[px + 2] = gx * gy
+        for q in (xx, yy, xy):
+            q[0] = q[1] = q[2]
+            q[w + 1] = q[w] = q[w - 1]
+        if y < 2:
+            continue
+        r = y - 2  # output row r reads padded rows r, r + 1, r + 2
+        for k in range(3):
+            # conv2's order: kernel columns j outer, rows i inner; term (i, j) is
+            # w[i, j] * p[r + 2 - i, c + 2 - j]
+            p0, p1, p2, s = rows[k, r % 3], rows[k, (r + 1) % 3], rows[k, (r + 2) % 3], sums[k]
+            for c in range(w):
+                v = wc * p2[c + 2]
+                v += we * p1[c + 2]
+                v += wc * p0[c + 2]
+                v += we * p2[c + 1]
+                v += wm * p1[c + 1]
+                v += we * p0[c + 1]
+                v += wc * p2[c]
+                v += we * p1[c]
+                v += wc * p0[c]
+                s[c] = v
+        o, a, b, cc = out[r], sums[0], sums[1], sums[2]
+        for c in range(w):
+            d = a[c] - b[c]
+            t = d * d + (4.0 * cc[c]) * cc[c]
+            o[c] = ((a[c] + b[c]) - np.sqrt(t)) / 2.0
+
+
+_EIGEN_KERNEL = kernel(_eigen_loop)
+
+
 def min_eigen_metric(gray: np.ndarray) -> np.ndarray:
     """MATLAB ``cornermetric(I, 'MinimumEigenvalue', 'FilterCoefficients', g3)``:
-    ``((a + b) - sqrt((a - b)^2 + 4 c^2)) / 2`` of the smoothed gradient products,
-    row strip by row strip (each strip's sums and formula stay in cache; the same
-    operations in the same order as on whole images)."""
+    ``((a + b) - sqrt((a - b)^2 + 4 c^2)) / 2`` of the smoothed gradient products
+    (compiled when numba is installed, else :func:`min_eigen_numpy`; the same bits)."""
+    if not _EIGEN_KERNEL.ok():
+        return min_eigen_numpy(gray)
+    h, w = gray.shape
+    out = np.empty((h, w))
+    _EIGEN_KERNEL(gray, *_W_VALUES, np.empty((3, 3, w + 2)), out)
+    return out
+
+
+def min_eigen_numpy(gray: np.ndarray) -> np.ndarray:
+    """:func:`min_eigen_metric` in numpy, row strip by row strip (each strip's sums
+    and formula stay in cache; the same operations in the same order as on whole
+    images)."""
     img = gray.astype(np.float64) / 255.0
     gx = img[1:-1, :-2] - img[1:-1, 2:]
     gy = img[:-2, 1:-1] - img[2:, 1:-1]

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.sparse import csc_matrix
 
 from . import matlab
+from ._jit import kernel
 
 __all__ = ["hosa", "hosa_features"]
 
@@ -57,16 +58,20 @@ def _params() -> dict[str, np.ndarray]:
     return p
 
 
+def _grid(img: np.ndarray, block: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left corners (rows, columns) of the patches inside the 2-pixel border."""
+    r, c = img.shape[0] - 4, img.shape[1] - 4
+    ys = np.arange(0, r + 1, step)
+    xs = np.arange(0, c + 1, step)
+    return ys[ys + block <= r], xs[xs + block <= c]
+
+
 def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
     """Patches (n, block*block) of LOVE's ``compute_patches``: 2-pixel border cut,
     top-left corners on a ``step`` grid, patch entries row-major, patches in
     MATLAB's column-major grid order (rows of the grid vary fastest)."""
     m = img[2:-2, 2:-2]
-    r, c = m.shape
-    ys = np.arange(0, r + 1, step)
-    xs = np.arange(0, c + 1, step)
-    ys = ys[ys + block <= r]
-    xs = xs[xs + block <= c]
+    ys, xs = _grid(img, block, step)
     if ys.size == 0 or xs.size == 0:
         return np.zeros((0, block * block))
     # Grid column-major (x outer, y inner), gathered in one copy.
@@ -74,21 +79,104 @@ def grid_patches(img: np.ndarray, block: int, step: int) -> np.ndarray:
     return win[np.ix_(xs, ys)].reshape(-1, block * block)
 
 
+def _pairwise_sum(a):  # pragma: no cover - compiled by numba
+    """numpy's sum of a contiguous run of up to 128 doubles: eight running sums
+    (for 8 or more), combined as a tree, then the tail."""
+    n = a.size
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+def _normalise_loop(gray, ys, xs, block, whiten_mean, z):  # pragma: no cover - numba
+    """The patches of :func:`grid_patches`, each normalised as numpy's ``mean``,
+    ``var(ddof=1)`` and the whitening offset do it: ``(p - mu) / sqrt(var + 10) - m``."""
+    m = block * block
+    patch = np.empty(m)
+    sq = np.empty(m)
+    ny = ys.size
+    for ix in range(xs.size):
+        for iy in range(ny):
+            y0, x0 = ys[iy], xs[ix]
+            for a in range(block):
+                src = gray[y0 + a, x0:x0 + block]
+                for b in range(block):
+                    patch[a * block + b] = src[b]
+            mu = _pairwise_sum(patch) / m
+            for t in range(m):
+                dev = patch[t] - mu
+                sq[t] = dev * dev
+            sd = np.sqrt(_pairwise_sum(sq) / (m - 1) + 10.0)
+            out = z[ix * ny + iy]
+            for t in range(m):
+                out[t] = (patch[t] - mu) / sd - whiten_mean[t]
+
+
+def _sums_loop(x, pos, wn, sums, u1, s0):  # pragma: no cover - compiled by numba
+    """The codeword sums of the sparse products, patch by patch in the order
+    SciPy's CSC product adds them (``y[code] += w * x`` per stored entry):
+    ``sums`` = [sum w x, sum w x^2, sum w x^3], ``u1`` = sum x, ``s0`` = sum w."""
+    n, d = x.shape
+    for j in range(n):
+        xj = x[j]
+        for r in range(pos.shape[1]):
+            c, w = pos[j, r], wn[j, r]
+            out, u = sums[c], u1[c]
+            for t in range(d):
+                v = xj[t]
+                v2 = v * v
+                out[t] += w * v
+                out[d + t] += w * v2
+                out[2 * d + t] += w * (v2 * v)
+                u[t] += v
+            s0[c, 0] += w
+
+
+_pairwise_sum = kernel(_pairwise_sum)
+_NORMALISE_KERNEL = kernel(_normalise_loop, helpers=("_pairwise_sum",))
+_SUMS_KERNEL = kernel(_sums_loop)
+
+
 def hosa_features(image: np.ndarray) -> np.ndarray:
     """The 14700 normalised HOSA features of a uint8 RGB or gray image."""
     gray = matlab.gray_float(image)
     h, w = gray.shape
     step = max(1, int(np.floor(np.sqrt(h * w / 10000.0))))
-    patches = grid_patches(gray, BLOCK, step)
-    if patches.shape[0] < 2:
+    ys, xs = _grid(gray, BLOCK, step)
+    if ys.size * xs.size < 2:
         raise ValueError(f"image {h}x{w} is too small for HOSA (needs two 7x7 patches "
                          "inside a 2-pixel border, e.g. 11x12 pixels)")
     p = _params()
     centroid, variance, skewness = p["centroid"], p["variance"], p["skewness"]
     d, k = centroid.shape
-    mu = patches.mean(axis=1, keepdims=True)
-    sd = np.sqrt(patches.var(axis=1, ddof=1, keepdims=True) + 10.0)
-    x = ((patches - mu) / sd - p["whiten_mean"]) @ p["whiten_proj"]  # (n, d)
+    if _NORMALISE_KERNEL.ok():
+        z = np.empty((xs.size * ys.size, BLOCK * BLOCK))
+        _NORMALISE_KERNEL(gray, ys + 2, xs + 2, BLOCK, p["whiten_mean"], z)
+    else:
+        patches = grid_patches(gray, BLOCK, step)
+        mu = patches.mean(axis=1, keepdims=True)
+        sd = np.sqrt(patches.var(axis=1, ddof=1, keepdims=True) + 10.0)
+        z = (patches - mu) / sd - p["whiten_mean"]
+    x = z @ p["whiten_proj"]  # (n, d)
     n = x.shape[0]
 
     # Squared distances to every codeword; -2 is folded into the codebook
@@ -98,9 +186,9 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
     dist += np.einsum("ij,ij->i", x, x)[:, None]
     # The 5 nearest codewords in MATLAB's sort order (distance, then index):
     # five rounds of argmin (the first index of the smallest), each masking its pick.
-    rows = np.arange(n)
     pos = np.empty((n, NEAREST), dtype=np.intp)
     dsort = np.empty((n, NEAREST))
+    rows = np.arange(n)
     for r in range(NEAREST):
         j = dist.argmin(axis=1)
         pos[:, r] = j
@@ -133,12 +221,17 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
         # patches stream by): S_j = sum w x^j with the normalised weights over
         # the columns [x, x^2, x^3], and the unweighted sum of x.
         wn = weights / np.where(wsum > 0, wsum, 1.0)[pos]
-        ptr = np.arange(0, NEAREST * n + 1, NEAREST)
         x2 = x * x
-        sums = csc_matrix((wn.ravel(), pos.ravel(), ptr), shape=(k, n)) @ np.hstack([x, x2, x2 * x])
+        if _SUMS_KERNEL.ok():
+            sums, u1, s0 = np.zeros((k, 3 * d)), np.zeros((k, d)), np.zeros((k, 1))
+            _SUMS_KERNEL(x, pos, wn, sums, u1, s0)
+        else:
+            ptr = np.arange(0, NEAREST * n + 1, NEAREST)
+            sums = csc_matrix((wn.ravel(), pos.ravel(), ptr), shape=(k, n)) @ np.hstack(
+                [x, x2, x2 * x])
+            u1 = csc_matrix((np.ones(NEAREST * n), pos.ravel(), ptr), shape=(k, n)) @ x
+            s0 = np.bincount(pos.ravel(), weights=wn.ravel(), minlength=k)[:, None]
         s1, s2, s3 = sums[:, :d], sums[:, d:2 * d], sums[:, 2 * d:]
-        u1 = csc_matrix((np.ones(NEAREST * n), pos.ravel(), ptr), shape=(k, n)) @ x
-        s0 = np.bincount(pos.ravel(), weights=wn.ravel(), minlength=k)[:, None]
         wmean = s1
         mean_diff[:, multi] = wmean[multi].T - centroid[:, multi]
         # Unweighted sample variance summed over dimensions (the release's

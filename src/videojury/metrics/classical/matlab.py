@@ -20,6 +20,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import gamma as _gamma
 
+from ._jit import kernel
+
 __all__ = [
     "ALPHA_GRID",
     "as_uint8_image",
@@ -84,11 +86,35 @@ def rgb2gray(image: np.ndarray) -> np.ndarray:
     arr = as_uint8_image(image)
     if arr.ndim == 2:
         return arr
+    if _GRAY_KERNEL.ok():
+        out = np.empty(arr.shape[:2], dtype=np.uint8)
+        _GRAY_KERNEL(arr, *_GRAY_TABLES, out)
+        return out
     return _gray_levels(arr).astype(np.uint8)
+
+
+def _gray_loop(arr, t0, t1, t2, out):  # pragma: no cover - compiled by numba
+    """``_gray_levels`` pixel by pixel: (R*w0 + G*w1) + B*w2, + 0.5, floor, into ``out``."""
+    for y in range(arr.shape[0]):
+        for x in range(arr.shape[1]):
+            v = t0[arr[y, x, 0]] + t1[arr[y, x, 1]]
+            v = v + t2[arr[y, x, 2]]
+            out[y, x] = math.floor(v + 0.5)
+
+
+_GRAY_KERNEL = kernel(_gray_loop)
 
 
 def _gray_levels(arr: np.ndarray) -> np.ndarray:
     """MATLAB's rgb2gray levels of a uint8 (H, W, 3) image, as float64 integers."""
+    if _GRAY_KERNEL.ok():
+        out = np.empty(arr.shape[:2])
+        _GRAY_KERNEL(arr, *_GRAY_TABLES, out)
+        return out
+    return _gray_levels_numpy(arr)
+
+
+def _gray_levels_numpy(arr: np.ndarray) -> np.ndarray:
     h, w, _ = arr.shape
     if not (arr.flags.c_contiguous and sys.byteorder == "little"):
         arr = np.ascontiguousarray(arr)

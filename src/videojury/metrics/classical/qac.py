@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from . import matlab
+from ._jit import kernel
 
 __all__ = ["qac", "dog_patches"]
 
@@ -51,10 +52,10 @@ def _centres() -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _distance_terms() -> tuple[np.ndarray, np.ndarray]:
-    """(192, levels * K) centres times -2 (exact: a power of two) and their squared norms."""
+    """(levels * K, 192) centres times -2 (exact: a power of two) and their squared norms."""
     centres = _centres()
     flat = centres.reshape(-1, centres.shape[-1])
-    return np.ascontiguousarray(-2.0 * flat.T), np.sum(flat * flat, axis=1)
+    return -2.0 * flat, np.sum(flat * flat, axis=1)
 
 
 def _grid(r: int, c: int, block: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +72,87 @@ def _grid_view(m: np.ndarray, nx: int, ny: int) -> np.ndarray:
         m, (nx, ny, BLOCK, BLOCK), (STEP * cs, STEP * rs, rs, cs), writeable=False)
 
 
+@lru_cache(maxsize=1)
+def _taps() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three blurs' 1-D taps (rows of a zero-filled array), half widths and DoG scales."""
+    halves = np.array([math.ceil(3 * s) for s in SIGMAS])
+    taps = np.zeros((len(SIGMAS), 2 * int(halves.max()) + 1))
+    for i, s in enumerate(SIGMAS):
+        taps[i, :2 * halves[i] + 1] = matlab.gaussian_kernel_1d(2 * int(halves[i]) + 1, s)
+    return taps, halves, np.array([4.0 / s for s in SIGMAS])
+
+
+def _dog_loop(gp, pad, nx, ny, taps, halves, scales, out):  # pragma: no cover - numba
+    """The DoG patch features of the ``pad``-padded (symmetric) gray image ``gp``.
+
+    Each blur is computed at the patch pixels only: a vertical pass over the
+    patch rows, then a horizontal pass over the patch columns, each summing
+    its taps in order. ``out`` is (nx, ny, sigmas, BLOCK, BLOCK)."""
+    # Slices of rows, not offsets into them: numba then knows the indices are
+    # in range and vectorises the loops.
+    width = gp.shape[1]
+    span = 12 * nx  # the blur at image columns 2 .. 2 + span - 1 (all patch columns)
+    col = np.empty(width)
+    row = np.empty(span)
+    for iy in range(ny):
+        for a in range(8):
+            y = 2 + 12 * iy + a  # image row of the patch row
+            g = gp[y + pad, 2 + pad:2 + pad + span]
+            for si in range(taps.shape[0]):
+                r, k, scale = halves[si], taps[si], scales[si]
+                y0 = y + pad - r
+                src = gp[y0]
+                k0 = k[0]
+                for x in range(width):
+                    col[x] = k0 * src[x]
+                for t in range(1, 2 * r + 1):
+                    src = gp[y0 + t]
+                    kt = k[t]
+                    for x in range(width):
+                        col[x] += kt * src[x]
+                base = 2 + pad - r  # row[j] reads col from padded column base + j on
+                cs = col[base:base + span]
+                for j in range(span):
+                    row[j] = k0 * cs[j]
+                for t in range(1, 2 * r + 1):
+                    cs = col[base + t:base + t + span]
+                    kt = k[t]
+                    for j in range(span):
+                        row[j] += kt * cs[j]
+                for ix in range(nx):
+                    o = out[ix, iy, si, a]
+                    j0 = 12 * ix
+                    for b in range(8):
+                        o[b] = abs((g[j0 + b] - row[j0 + b]) * scale)
+
+
+_DOG_KERNEL = kernel(_dog_loop)
+
+
 def dog_patches(image: np.ndarray) -> np.ndarray:
-    """The (n, 192) absolute DoG patch features of LOVE's ``compute_DOG``."""
+    """The (n, 192) absolute DoG patch features of LOVE's ``compute_DOG``.
+
+    Compiled (numba) when installed, else :func:`dog_patches_numpy`; the two
+    sum the blurs' taps in different orders, a last-bit difference."""
+    if not _DOG_KERNEL.ok():
+        return dog_patches_numpy(image)
+    gray = matlab.gray_float(image) / 255.0
+    h, w = gray.shape
+    ys, xs = _grid(h - 4, w - 4, BLOCK, STEP)
+    if ys.size == 0 or xs.size == 0:
+        raise ValueError(f"image {h}x{w} is too small for QAC (needs at least 12x12 pixels)")
+    taps, halves, scales = _taps()
+    pad = int(halves.max())
+    # imfilter(..., 'symmetric'): numpy's 'symmetric' extension (repeated for
+    # images smaller than the pad, as OpenCV's BORDER_REFLECT does)
+    gp = np.pad(gray, pad, mode="symmetric")
+    out = np.empty((xs.size, ys.size, len(SIGMAS), BLOCK, BLOCK))
+    _DOG_KERNEL(gp, pad, xs.size, ys.size, taps, halves, scales, out)
+    return out.reshape(ys.size * xs.size, len(SIGMAS) * BLOCK * BLOCK)
+
+
+def dog_patches_numpy(image: np.ndarray) -> np.ndarray:
+    """:func:`dog_patches` in numpy and OpenCV (whole-image blurs)."""
     gray = matlab.gray_float(image) / 255.0
     h, w = gray.shape
     ys, xs = _grid(h - 4, w - 4, BLOCK, STEP)
@@ -103,23 +183,23 @@ def qac(image: np.ndarray) -> float:
     Raises ``ValueError`` for invalid input or an image smaller than 12x12.
     """
     feats = dog_patches(image)
-    centres = _centres()
-    levels, k, dim = centres.shape
-    aa = np.sum(feats * feats, axis=1)[:, None]
+    levels, k, _ = _centres().shape
     m2c, cc = _distance_terms()
-    d2 = feats @ m2c  # -2 f.c
-    d2 += cc[None, :]
+    # One row per centre, one column per patch: each level's minimum is then
+    # taken across 30 long rows.
+    d2 = m2c @ feats.T  # -2 c.f
+    d2 += cc[:, None]
     # Adding the patch's own |f|^2, the clamp at 0 and sqrt are monotonic:
     # taken after each level's minimum they give the same numbers.
-    d2 = d2.reshape(-1, levels, k).min(axis=2)
-    d2 += aa
-    dist = np.sqrt(np.maximum(d2, 0.0))  # (n, levels)
-    order = np.argsort(dist, axis=1, kind="stable")[:, :LEVELS_USED]
-    dmin = np.take_along_axis(dist, order, axis=1)
+    d2 = d2.reshape(levels, k, -1).min(axis=1)
+    d2 += np.einsum("ij,ij->i", feats, feats)[None, :]
+    dist = np.sqrt(np.maximum(d2, 0.0))  # (levels, n)
+    order = np.argsort(dist, axis=0, kind="stable")[:LEVELS_USED]
+    dmin = np.take_along_axis(dist, order, axis=0)
     weight = np.exp(-dmin / 32.0) + np.finfo(np.float64).eps
-    weight /= weight.sum(axis=1, keepdims=True)
+    weight /= weight.sum(axis=0, keepdims=True)
     quality = (order + 1) / levels
-    return float(np.mean(np.sum(quality * weight, axis=1)))
+    return float(np.mean(np.sum(quality * weight, axis=0)))
 
 
 # --- registered video metric --------------------------------------------------
