@@ -47,7 +47,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from videojury.metrics.classical.bmpri import bmpri  # noqa: E402
+from videojury.metrics.classical import _jit  # noqa: E402
+from videojury.metrics.classical.bmpri import JP2_RATIOS, bmpri, jp2_roundtrip  # noqa: E402
 from videojury.metrics.classical.bpri import bpri  # noqa: E402
 from videojury.metrics.classical.brisque import brisque  # noqa: E402
 from videojury.metrics.classical.hosa import hosa  # noqa: E402
@@ -165,7 +166,20 @@ def run_octave(love: str, frames: dict[str, np.ndarray], repeat: int) -> dict:
             r = result.setdefault(f"{key}/{name}", {"best": float("inf"), "score": 0.0})
             r["best"] = min(r["best"], float(row[f"{name}_s"]))
             r["score"] = float(row[name])
+        r = result.setdefault(f"{key}/{JP2}", {"best": float("inf"), "score": float("nan")})
+        r["best"] = min(r["best"], float(row["bmpri_jp2_s"]))
     return result
+
+
+# BMPRI's five JPEG 2000 round trips, timed alone on both sides: OpenJPEG does
+# them for both (Pillow's in-process library for us, its command-line tools in
+# the Octave harness, since Octave cannot write JPEG 2000); and BMPRI less them.
+JP2, REST = "bmpri-jp2", "bmpri-rest"
+
+
+def jp2_five(frame: np.ndarray) -> None:
+    for ratio in JP2_RATIOS:
+        jp2_roundtrip(frame, ratio)
 
 
 def main() -> None:
@@ -189,6 +203,11 @@ def main() -> None:
     print(f"# classical IQA, one core: {platform.processor() or platform.machine()}, "
           f"python {platform.python_version()}, numpy {np.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
+    if _jit.available():
+        print(f"# compiled kernels on (numba {_jit._numba.__version__}; VIDEOJURY_JIT=0 for the "
+              "numpy paths)")
+    else:
+        print("# compiled kernels off: the numpy paths (pip install 'videojury[fast]' for numba)")
     frames = {f"{w}x{h}": natural_frame(0, w, h) for w, h in SIZES}
     ours: dict[str, tuple[float, float, float]] = {}
     print(f"{'size':>10} {'metric':>8} {'best ms':>9} {'median ms':>10} {'frames/s':>9} "
@@ -220,19 +239,29 @@ def main() -> None:
                     best, median = time_calls(metrics[name], frames[size], args.repeat)
                     if best < ours[key][0]:
                         ours[key] = (best, median, ours[key][2])
+            nan = float("nan")
+            for size, frame in frames.items() if "bmpri" in metrics else ():
+                best, median = time_calls(jp2_five, frame, args.repeat)
+                ours[f"{size}/{JP2}"] = (best, median, nan)
+                ours[f"{size}/{REST}"] = (ours[f"{size}/bmpri"][0] - best, nan, nan)
+                octave[f"{size}/{REST}"] = {"score": nan, "best": octave[f"{size}/bmpri"]["best"]
+                                            - octave[f"{size}/{JP2}"]["best"]}
             print(f"\n# {version}: LOVE's NRIQA MATLAB code on the same frames, best of "
                   f"{args.octave_repeat}; load average {load_after:.1f} after it, "
                   f"{os.getloadavg()[0]:.1f} after timing ours again (best of both runs)")
-            print(f"{'size':>10} {'metric':>8} {'Octave ms':>10} {'ours ms':>8} {'Octave f/s':>11} "
-                  f"{'ours f/s':>9} {'speed-up':>9} {'Octave':>9} {'ours':>9}")
+            print(f"{'size':>10} {'metric':>11} {'Octave ms':>10} {'ours ms':>8} "
+                  f"{'Octave f/s':>11} {'ours f/s':>9} {'speed-up':>9} {'Octave':>9} {'ours':>9}")
             for key, r in octave.items():
                 if key not in ours:
                     continue
                 size, name = key.split("/")
                 best, _, score = ours[key]
-                print(f"{size:>10} {name:>8} {r['best'] * 1e3:10.1f} {best * 1e3:8.1f} "
+                print(f"{size:>10} {name:>11} {r['best'] * 1e3:10.1f} {best * 1e3:8.1f} "
                       f"{1.0 / r['best']:11.2f} {1.0 / best:9.2f} "
                       f"{r['best'] / best:8.1f}x {r['score']:9.4g} {score:9.4g}")
+            if "bmpri" in metrics:
+                print(f"{JP2}: BMPRI's five JPEG 2000 round trips alone (OpenJPEG on both sides); "
+                      f"{REST}: BMPRI less them")
     else:
         print("\nOctave comparison skipped: pass --octave-love PATH (a LOVE checkout) to time "
               "its MATLAB HOSA/QAC/BMPRI/BPRI in GNU Octave on the same frames")

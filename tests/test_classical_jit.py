@@ -123,6 +123,16 @@ def test_noise_pseudo_references_bits_near_every_rounding_boundary():
     assert same_bits(*both(bmpri.gaussian_noise, image, 1.0, draw=z))
 
 
+def test_blur_pseudo_references_bits():
+    rng = np.random.default_rng(4)
+    grays = [matlab.rgb2gray(im) for im in images()] + [rng.integers(0, 256, (3, 3), np.uint8)]
+    for g in grays:
+        for s in bmpri.BLUR_SIGMAS:
+            w = matlab.gaussian_window(3, s)
+            assert same_bits(*both(bmpri.imfilter_uint8, g, w)), (g.shape, s)
+        assert same_bits(*both(bmpri.imfilter_uint8, g, np.full((3, 3), 1.0 / 9.0)))
+
+
 def test_hosa_features_bits():
     for im in images():
         assert same_bits(*both(hosa.hosa_features, im)), im.shape
@@ -149,6 +159,52 @@ def test_qac_patches_to_the_last_bit_and_scores_to_1e_14():
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-14)
         s, t = both(qac.qac, im)
         assert abs(s - t) <= 1e-14 * abs(t), im.shape
+
+
+def test_qac_single_precision_screening_keeps_the_two_nearest_levels():
+    # Patches at a centre (distance 0, where the clamp at zero makes ties), halfway
+    # between centres of two levels (equal distances), near-copies of centres and
+    # random ones. The screened minima must equal the same double sums taken over
+    # every centre, and give the same two nearest levels, ties included. (Against
+    # the numpy path's BLAS product an exact tie can go either way: the two sum in
+    # different orders; on images the scores agree, test above.)
+    centres = qac._centres().reshape(-1, 192)
+    rng = np.random.default_rng(6)
+    a, b = rng.integers(0, 300, 100), rng.integers(0, 300, 100)
+    # off the midpoint by 1e-10 .. 1e-3 of the way: the nearer centre is within
+    # single precision's error for some of these, and only the double sums know it
+    same = (a // 30) * 30 + (b % 30)  # b's position in a's level
+    off = np.logspace(-10, -3, 100)[:, None]
+    feats = np.concatenate([
+        centres, (centres[a] + centres[b]) / 2.0,
+        (centres[a] + centres[b]) / 2.0 + off * (centres[a] - centres[b]),
+        (centres[a] + centres[same]) / 2.0 + off * (centres[a] - centres[same]),
+        centres[a] * (1.0 + 1e-9 * rng.standard_normal((100, 192))),
+        np.abs(rng.normal(0.0, 0.05, (100, 192))), np.zeros((1, 192)),
+    ])
+    levels, k, _ = qac._centres().shape
+    m2c, cc = qac._distance_terms()
+    aa = np.einsum("ij,ij->i", feats, feats)
+    screened = np.empty((levels, feats.shape[0]))
+    qac._MINIMA_KERNEL(feats.astype(np.float32) @ qac._centres_f32().T, feats, m2c, cc, aa,
+                       levels, k, qac._F32_BOUND, screened)
+    # the kernel's double sums over every centre: four interleaved running sums
+    # (cumsum adds in order), combined in pairs, then |c|^2
+    full = np.empty((levels * k, feats.shape[0]))
+    for j0 in range(0, feats.shape[0], 50):
+        prod = m2c[:, None, :] * feats[None, j0:j0 + 50, :]
+        part = [np.cumsum(prod[..., r::4], axis=-1)[..., -1] for r in range(4)]
+        full[:, j0:j0 + 50] = ((part[0] + part[1]) + (part[2] + part[3])) + cc[:, None]
+    full = full.reshape(levels, k, -1).min(axis=1)
+    kept = np.isfinite(screened)
+    assert (kept.sum(axis=0) >= 2).all()
+    assert same_bits(screened[kept], full[kept])
+
+    def nearest(d2):
+        dist = np.sqrt(np.maximum(d2 + aa[None, :], 0.0))
+        return np.argsort(dist, axis=0, kind="stable")[:2]
+
+    assert np.array_equal(nearest(screened), nearest(full))
 
 
 def test_scores_of_the_four_metrics_agree_between_paths():

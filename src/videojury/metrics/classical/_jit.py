@@ -3,8 +3,8 @@
 With numba installed (``pip install "videojury[fast]"``) a few per-pixel
 steps of the MATLAB ports run as compiled loops instead of chains of numpy
 passes: MATLAB's ``rgb2gray``, BPRI's corner metric, the noise
-pseudo-references of BMPRI and BPRI, HOSA's patch normalisation and codeword
-sums, and QAC's difference-of-Gaussian patches. numba compiles without
+pseudo-references of BMPRI and BPRI and BMPRI's blurred ones, HOSA's patch
+normalisation and codeword sums, and QAC's difference-of-Gaussian patches. numba compiles without
 fast-math, so there is no reassociation and no fused multiply-add: each
 kernel does the IEEE operations of the numpy code it stands for, in the same
 order, and gives the same bits (the tests compare the two paths kernel by

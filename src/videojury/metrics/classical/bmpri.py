@@ -69,10 +69,46 @@ def _ratio(dist: np.ndarray, pri: np.ndarray) -> float:
     return float(np.count_nonzero(dist & pri)) / (float(np.count_nonzero(pri)) + 1.0)
 
 
-def imfilter_uint8(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """MATLAB ``imfilter(uint8, kernel)``: correlation, zero padding, rounded to uint8."""
-    out = correlate(gray.astype(np.float64), kernel, mode="constant", cval=0.0)
+def imfilter_uint8(gray: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """MATLAB ``imfilter(uint8, weights)``: correlation, zero padding, rounded to uint8.
+
+    SciPy's ``correlate`` does the sums (from zero, the weights in row-major
+    order, those within DBL_EPSILON of zero left out); a 3x3 window with no
+    such weight runs compiled when numba is installed, the same sums in the
+    same order."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if gray.ndim == 2 and weights.shape == (3, 3) and np.all(np.abs(weights) > _EPS) \
+            and _FILTER3_KERNEL.ok():
+        out = np.empty(gray.shape, dtype=np.uint8)
+        _FILTER3_KERNEL(np.pad(gray, 1), weights, out)
+        return out
+    out = correlate(gray.astype(np.float64), weights, mode="constant", cval=0.0)
     return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _filter3_loop(padded, w, out):  # pragma: no cover - compiled by numba
+    """:func:`imfilter_uint8`'s correlation and rounding for a 3x3 window over a
+    zero-padded image (SciPy multiplies the zeros outside too: adding 0 changes no sum)."""
+    for y in range(out.shape[0]):
+        r0, r1, r2 = padded[y], padded[y + 1], padded[y + 2]
+        for x in range(out.shape[1]):
+            t = 0.0
+            t += r0[x] * w[0, 0]
+            t += r0[x + 1] * w[0, 1]
+            t += r0[x + 2] * w[0, 2]
+            t += r1[x] * w[1, 0]
+            t += r1[x + 1] * w[1, 1]
+            t += r1[x + 2] * w[1, 2]
+            t += r2[x] * w[2, 0]
+            t += r2[x + 1] * w[2, 1]
+            t += r2[x + 2] * w[2, 2]
+            out[y, x] = np.uint8(min(max(np.floor(t + 0.5), 0.0), 255.0))
+
+
+_FILTER3_KERNEL = kernel(_filter3_loop)
 
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 from . import matlab
 from ._jit import kernel
 
-__all__ = ["qac", "dog_patches"]
+__all__ = ["qac", "qac_from_patches", "dog_patches"]
 
 SIGMAS = (0.5, 2.0, 4.0)
 BLOCK = 8
@@ -56,6 +56,86 @@ def _distance_terms() -> tuple[np.ndarray, np.ndarray]:
     centres = _centres()
     flat = centres.reshape(-1, centres.shape[-1])
     return -2.0 * flat, np.sum(flat * flat, axis=1)
+
+
+@lru_cache(maxsize=1)
+def _centres_f32() -> np.ndarray:
+    """``-2 *`` the centres in single precision (levels * K, 192), for the screening product."""
+    m2c = _distance_terms()[0]
+    assert m2c.max() <= 0.0  # centres of absolute values: the error bound below needs c >= 0
+    return m2c.astype(np.float32)
+
+
+# |float32 product - exact dot| <= (gamma_192 + 2u) * sum |2 c f| for single-precision
+# inputs and sums (u = 2^-24, gamma_n = n u / (1 - n u)): 1.146e-5 of the product when
+# c, f >= 0; bounded here by 2e-5 of the single-precision value.
+_F32_BOUND = 2e-5
+
+
+def _minima_loop(g32, feats, m2c, cc, aa, levels, k, bound, out):  # pragma: no cover
+    """Each level's smallest ``-2 c.f + |c|^2`` per patch, in double precision,
+    for the levels that can be among each patch's two nearest (the others get
+    inf, which sorts after them).
+
+    ``g32`` is the single-precision product ``(n, levels * k)``: each value lies
+    within ``bound * |g|`` of the double one, so the double dot products are
+    taken only for centres whose interval reaches their level's smallest upper
+    end, and only in levels whose lower end reaches the second-smallest level's
+    upper end (with a margin of a few ulps for ties made by adding |f|^2 and
+    the square root)."""
+    n, d = feats.shape
+    lo = np.empty(levels)
+    hi = np.empty(levels)
+    for j in range(n):
+        gj, fj = g32[j], feats[j]
+        for lev in range(levels):
+            low = np.inf
+            high = np.inf
+            for c in range(lev * k, lev * k + k):
+                g = np.float64(gj[c])
+                e = bound * abs(g) + 1e-15 * (abs(g) + cc[c])
+                a = g + cc[c]
+                low = min(low, a - e)
+                high = min(high, a + e)
+            lo[lev] = low
+            hi[lev] = high
+        h1 = np.inf
+        h2 = np.inf
+        for lev in range(levels):
+            v = hi[lev]
+            if v < h1:
+                h2 = h1
+                h1 = v
+            elif v < h2:
+                h2 = v
+        cut = max(h2 + aa[j], 0.0) * (1.0 + 1e-14) + 1e-15 * aa[j]
+        for lev in range(levels):
+            if lo[lev] + aa[j] > cut:
+                out[lev, j] = np.inf
+                continue
+            best = np.inf
+            for c in range(lev * k, lev * k + k):
+                g = np.float64(gj[c])
+                e = bound * abs(g) + 1e-15 * (abs(g) + cc[c])
+                if g + cc[c] - e > hi[lev]:
+                    continue
+                mc = m2c[c]
+                s0 = 0.0
+                s1 = 0.0
+                s2 = 0.0
+                s3 = 0.0
+                for t in range(0, d - 3, 4):
+                    s0 += mc[t] * fj[t]
+                    s1 += mc[t + 1] * fj[t + 1]
+                    s2 += mc[t + 2] * fj[t + 2]
+                    s3 += mc[t + 3] * fj[t + 3]
+                for t in range(d - d % 4, d):
+                    s0 += mc[t] * fj[t]
+                best = min(best, ((s0 + s1) + (s2 + s3)) + cc[c])
+            out[lev, j] = best
+
+
+_MINIMA_KERNEL = kernel(_minima_loop)
 
 
 def _grid(r: int, c: int, block: int, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -182,17 +262,27 @@ def qac(image: np.ndarray) -> float:
 
     Raises ``ValueError`` for invalid input or an image smaller than 12x12.
     """
-    feats = dog_patches(image)
+    return qac_from_patches(dog_patches(image))
+
+
+def qac_from_patches(feats: np.ndarray) -> float:
+    """QAC of the (n, 192) DoG patch features :func:`dog_patches` returns."""
     levels, k, _ = _centres().shape
     m2c, cc = _distance_terms()
-    # One row per centre, one column per patch: each level's minimum is then
-    # taken across 30 long rows.
-    d2 = m2c @ feats.T  # -2 c.f
-    d2 += cc[:, None]
+    aa = np.einsum("ij,ij->i", feats, feats)
+    if _MINIMA_KERNEL.ok():
+        d2 = np.empty((levels, feats.shape[0]))
+        _MINIMA_KERNEL(feats.astype(np.float32) @ _centres_f32().T, feats, m2c, cc, aa, levels,
+                       k, _F32_BOUND, d2)
+    else:
+        # One row per centre, one column per patch: each level's minimum is
+        # then taken across 30 long rows.
+        d2 = m2c @ feats.T  # -2 c.f
+        d2 += cc[:, None]
+        d2 = d2.reshape(levels, k, -1).min(axis=1)
     # Adding the patch's own |f|^2, the clamp at 0 and sqrt are monotonic:
     # taken after each level's minimum they give the same numbers.
-    d2 = d2.reshape(levels, k, -1).min(axis=1)
-    d2 += np.einsum("ij,ij->i", feats, feats)[None, :]
+    d2 += aa[None, :]
     dist = np.sqrt(np.maximum(d2, 0.0))  # (levels, n)
     order = np.argsort(dist, axis=0, kind="stable")[:LEVELS_USED]
     dmin = np.take_along_axis(dist, order, axis=0)
