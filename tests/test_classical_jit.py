@@ -83,6 +83,30 @@ def test_kernels_are_used_and_can_be_switched_off():
     assert out.stdout.strip() == "False"
 
 
+_IN_BOUNDS = """
+import numpy as np
+from videojury.metrics.classical import bmpri, bpri, hosa, qac
+rng = np.random.default_rng(0)
+for shape in [(12, 12, 3), (13, 29), (12, 14), (25, 37, 3), (40, 31)]:
+    img = rng.integers(0, 256, shape, dtype=np.uint8)
+    hosa.hosa(img), qac.qac(img), bmpri.bmpri(img), bpri.bpri(img)
+for shape in [(3, 3), (3, 9), (11, 3)]:
+    img = rng.integers(0, 256, shape, dtype=np.uint8)
+    bmpri.bmpri(img), bpri.bpri(img)
+print("ok")
+"""
+
+
+def test_kernels_stay_in_bounds(tmp_path):
+    # numba does not check indices; with NUMBA_BOUNDSCHECK=1 (and a fresh cache,
+    # so that nothing compiled without the checks is reused) an index outside an
+    # array raises. Smallest images and odd sizes are where a kernel would stray.
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _IN_BOUNDS], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_rgb2gray_on_every_colour_and_on_strided_input():
     codes = np.arange(1 << 24, dtype=np.uint32)
     img = np.stack([codes & 255, (codes >> 8) & 255, codes >> 16], axis=-1).astype(np.uint8)

@@ -213,6 +213,8 @@ def gaussian_noise(image: np.ndarray, variance: float, seed: int = NOISE_SEED,
     s = np.sqrt(variance)
     out = np.empty(image.shape, dtype=np.uint8)
     if _NOISE_KERNEL.ok():
+        if z.shape != image.shape:
+            raise ValueError(f"noise draw of shape {z.shape} for an image of shape {image.shape}")
         _NOISE_KERNEL(np.ravel(image), np.ravel(z), s, out.reshape(-1))
         return out
     row = int(np.prod(image.shape[1:], dtype=np.int64)) * 8

@@ -171,7 +171,7 @@ def _dog_loop(gp, pad, nx, ny, taps, halves, scales, out):  # pragma: no cover -
     # Slices of rows, not offsets into them: numba then knows the indices are
     # in range and vectorises the loops.
     width = gp.shape[1]
-    span = 12 * nx  # the blur at image columns 2 .. 2 + span - 1 (all patch columns)
+    span = 12 * (nx - 1) + 8  # the blur at image columns 2 .. 2 + span - 1 (all patch columns)
     col = np.empty(width)
     row = np.empty(span)
     for iy in range(ny):
