@@ -8,11 +8,13 @@ normalisation and codeword sums, and QAC's difference-of-Gaussian patches. numba
 fast-math, so there is no reassociation and no fused multiply-add: each
 kernel does the IEEE operations of the numpy code it stands for, in the same
 order, and gives the same bits (the tests compare the two paths kernel by
-kernel). QAC's blurs are the one exception: they are computed only at the
-patch pixels and summed tap by tap, where the numpy path calls OpenCV's
-separable filter, so a blurred pixel can differ in its last bit (the QAC
-scores of the two paths agree to about 1e-15, and both equal the Octave
-reference numbers in the tests).
+kernel). QAC is the exception: its blurs are computed only at the patch
+pixels and summed tap by tap (the numpy path calls OpenCV's separable
+filter), and its nearest centres are screened by a single-precision product
+with a proven error bound before the double-precision distances are summed
+for the few that can matter (the numpy path takes them all from OpenBLAS), so
+a blurred pixel or a distance can differ in its last bit; the QAC scores of
+the two paths agree to 1e-14 and both equal the Octave numbers in the tests.
 
 Without numba, or with the environment variable ``VIDEOJURY_JIT=0``, the
 numpy code runs: the same scores, more slowly. numba is imported on a
