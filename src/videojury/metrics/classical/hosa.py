@@ -186,9 +186,9 @@ def hosa_features(image: np.ndarray) -> np.ndarray:
     dist += np.einsum("ij,ij->i", x, x)[:, None]
     # The 5 nearest codewords in MATLAB's sort order (distance, then index):
     # five rounds of argmin (the first index of the smallest), each masking its pick.
+    rows = np.arange(n)
     pos = np.empty((n, NEAREST), dtype=np.intp)
     dsort = np.empty((n, NEAREST))
-    rows = np.arange(n)
     for r in range(NEAREST):
         j = dist.argmin(axis=1)
         pos[:, r] = j
