@@ -1,10 +1,12 @@
 """The compiled kernels (numba, the ``fast`` extra) against the numpy code they replace.
 
-Each kernel must give the numpy path's bits (QAC's blurs excepted: their
-taps are summed in another order, so the patches agree to the last bit and
-the scores to 1e-14). The other classical test files run whichever path is
-installed against the Octave reference numbers and the definitional forms;
-without numba these tests skip and those files cover the numpy paths.
+Each kernel must give the numpy path's bits. QAC is the exception: its
+blurs sum their taps in another order and its distances are double sums in
+another order than OpenBLAS's (after a single-precision screening, tested
+here on its own), so its patches agree to the last bits and its scores to
+1e-14. The other classical test files run whichever path is installed
+against the Octave reference numbers and the definitional forms; without
+numba these tests skip and those files cover the numpy paths.
 """
 
 from __future__ import annotations
