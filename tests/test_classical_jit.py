@@ -109,6 +109,20 @@ def test_kernels_stay_in_bounds(tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
+def test_a_kernel_compiles_without_a_cache_where_numba_cannot_write_one(monkeypatch, caplog):
+    real = _jit._numba.njit
+
+    def njit(*args, cache=False, **kw):
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available for file")
+        return real(*args, cache=cache, **kw)
+
+    monkeypatch.setattr(_jit._numba, "njit", njit)
+    k = _jit.kernel(lambda a: a + 1.0)
+    assert k(1.5) == 2.5
+    assert "compiled in each process" in caplog.text
+
+
 def test_rgb2gray_on_every_colour_and_on_strided_input():
     codes = np.arange(1 << 24, dtype=np.uint32)
     img = np.stack([codes & 255, (codes >> 8) & 255, codes >> 16], axis=-1).astype(np.uint8)

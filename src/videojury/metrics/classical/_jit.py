@@ -19,8 +19,11 @@ the two paths agree to 1e-14 and both equal the Octave numbers in the tests.
 Without numba, or with the environment variable ``VIDEOJURY_JIT=0``, the
 numpy code runs: the same scores, more slowly. numba is imported on a
 kernel's first use, not when the metrics are registered, and compiled code
-is cached on disk (numba's ``cache=True``), so a new process does not
-compile again.
+is cached on disk (numba's ``cache=True``, beside the module or in the
+user's cache folder; ``NUMBA_CACHE_DIR`` chooses another), so only the first
+process compiles: about 7 s for HOSA, QAC, BMPRI and BPRI together on a
+2-core machine, then under a second to load. Where no folder is writable
+the kernels are compiled in each process instead.
 """
 
 from __future__ import annotations
@@ -85,8 +88,13 @@ class Kernel:
                 helper = names[name]
                 if isinstance(helper, Kernel):
                     names[name] = helper.compiled()
-            self._compiled = _numba.njit(cache=True, nogil=True, fastmath=False,
-                                         error_model="numpy")(self.fn)
+            options = dict(nogil=True, fastmath=False, error_model="numpy")
+            try:
+                self._compiled = _numba.njit(cache=True, **options)(self.fn)
+            except RuntimeError as exc:  # no writable place for numba's cache
+                log.warning("numba cannot cache %s (%s): it is compiled in each process",
+                            self.fn.__name__, exc)
+                self._compiled = _numba.njit(cache=False, **options)(self.fn)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
