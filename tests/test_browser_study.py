@@ -43,6 +43,18 @@ from videojury.video import write_video  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll ``expression`` from here until it is true. Playwright's own
+    ``wait_for_function`` polls inside the page with ``eval``, which the study's
+    Content-Security-Policy (``script-src 'self'``) refuses whenever the first
+    check is false; ``page.evaluate`` is not subject to it."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:g} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def _scene(path: Path, k: int, frames: int = 24, w: int = 320, h: int = 180) -> Path:
     """A looping clip: a gradient sky and a disc crossing it, blurrier for higher k."""
     yy, xx = np.mgrid[0:h, 0:w]
@@ -160,7 +172,7 @@ def test_rater_completes_acr_study_with_keyboard_reload_and_server_kill(browser,
             answers[i] = _answer_by_keyboard(page, i, total, keys)
         # The video element really plays the H.264 clip.
         sync_api.expect(page.locator("[data-testid=progress]")).to_have_text(f"Item 4 of {total}")
-        page.wait_for_function("document.querySelector('video').readyState >= 2", timeout=10_000)
+        _wait_until(page, "document.querySelector('video').readyState >= 2")
         assert page.evaluate("document.querySelector('video').videoWidth") == 320
         page.keyboard.press("3")  # one of two dimensions answered, then a reload: nothing is stored
         shots["rate"] = tmp_path / "study-rate.png"
@@ -246,8 +258,7 @@ def test_pairwise_keys_a_t_b_act_on_the_pair_shown(browser, tmp_path):
         shown = []
         for i, key in enumerate("ATB", start=1):
             _answer_by_keyboard(page, i, 3, "")
-            page.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 2)",
-                                   timeout=10_000)
+            _wait_until(page, "[...document.querySelectorAll('video')].every(v => v.readyState >= 2)")
             if i == 1:
                 page.screenshot(path=str(shot))
             shown.append(page.eval_on_selector_all("video", "vs => vs.map(v => v.getAttribute('src'))"))
