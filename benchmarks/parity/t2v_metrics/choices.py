@@ -33,6 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402
+from _table import print_changes  # noqa: E402
 
 
 def main(out: Path) -> None:
@@ -85,14 +86,7 @@ def main(out: Path) -> None:
                                             T2V_METRICS_QWEN_TEMPLATE, processed=False) - base)
             p_plain = plain.score_batch([fr_plain], [Item(str(clip), prompt=prompt)])[0]
             rows["all (default vqascore)"].append(float(np.log(p_plain["vqascore"])) - base)
-    mean_lp = float(np.mean(np.abs(base_lp)))
-    print(f"preset log P(Yes): mean {np.mean(base_lp):.4f} over {len(base_lp)} clip-prompt pairs")
-    print("| choice put back to videojury's default | mean abs change in log P(Yes) | max abs |"
-          " mean abs / mean abs log P |")
-    print("|---|---|---|---|")
-    for k, v in rows.items():
-        a = np.abs(v)
-        print(f"| {k} | {a.mean():.4f} | {a.max():.4f} | {a.mean() / mean_lp:.1%} |")
+    print_changes(base_lp, rows)
 
 
 if __name__ == "__main__":

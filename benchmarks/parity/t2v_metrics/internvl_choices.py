@@ -21,6 +21,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402
+from _table import print_changes  # noqa: E402
 
 
 def main(out: Path) -> None:
@@ -77,14 +78,7 @@ def main(out: Path) -> None:
                                   default.frame_policy())
             d = default.score_batch([f], [Item("<memory>", prompt=p)])[0]["vqascore"]
             changes["all (default vqascore)"].append(float(np.log(d)) - b)
-    scale = float(np.mean(np.abs(base)))
-    print(f"preset log P(Yes): mean {np.mean(base):.3f} over {len(base)} (clip, prompt) pairs\n")
-    print("| choice put back | mean abs change in log P(Yes) | max abs "
-          "| mean abs / mean abs log P |")
-    print("|---|---|---|---|")
-    for name, ch in changes.items():
-        a = np.abs(ch)
-        print(f"| {name} | {a.mean():.3g} | {a.max():.3g} | {100 * a.mean() / scale:.1f}% |")
+    print_changes(base, changes)
 
 
 if __name__ == "__main__":
