@@ -9,24 +9,18 @@ and appending the level word (another suffix) moves its score by 0.30.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from videojury.errors import InputError
 from videojury.train import config_from_dict
 
-COMPARE = Path(__file__).parents[1] / "benchmarks" / "parity" / "love_head" / "compare.py"
+from ._parity_scripts import load_script
 
 
 def _compare():
     """benchmarks/parity/love_head/compare.py under its own module name (other parity
     folders have a compare.py too)."""
-    spec = importlib.util.spec_from_file_location("love_head_compare", COMPARE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("love_head/compare.py", "love_head_compare")
 
 
 def test_config_checks_the_position_and_refuses_lm_loss_with_minus4():

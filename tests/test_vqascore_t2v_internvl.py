@@ -14,9 +14,7 @@ and runs videojury's native ``InternVLForConditionalGeneration`` on the folder
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -26,15 +24,12 @@ from videojury.errors import MetricError
 from videojury.metrics import load_metric
 from videojury.video import frames_from_array, sample
 
+from ._parity_scripts import load_script
 from ._vlm_models import require_models
 
 require_models()
 
-_INPUTS = (Path(__file__).resolve().parents[1] / "benchmarks" / "parity" / "t2v_metrics"
-           / "inputs.py")
-_spec = importlib.util.spec_from_file_location("t2v_parity_inputs_ivl", _INPUTS)
-inputs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(inputs)
+inputs = load_script("t2v_metrics/inputs.py", "t2v_parity_inputs_ivl")
 
 # t2v_metrics' scores (float32 probabilities) per clip, for inputs.PROMPTS, under
 # transformers 4.49 (t2v_metrics' pin); the file and in-memory runs of the reference gave the

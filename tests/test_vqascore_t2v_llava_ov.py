@@ -13,9 +13,7 @@ gets the whole clip in memory and picks the same frames).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,23 +23,14 @@ from videojury.errors import InputError
 from videojury.metrics import load_metric
 from videojury.video import frames_from_array, sample
 
+from ._parity_scripts import load_script
 from ._vlm_models import require_models
 
 require_models()
 
-_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "parity" / "t2v_metrics"
-
-
-def _load(name: str, file: str):
-    spec = importlib.util.spec_from_file_location(name, _DIR / file)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-inputs = _load("inputs", "inputs.py")  # llava_ov_inputs imports it by this name
-ov_inputs = _load("llava_ov_inputs", "llava_ov_inputs.py")
+# llava_ov_inputs imports inputs by this name
+inputs = load_script("t2v_metrics/inputs.py", "inputs", register=True)
+ov_inputs = load_script("t2v_metrics/llava_ov_inputs.py", "llava_ov_inputs", register=True)
 
 # t2v_metrics' scores (float32 probabilities) per clip and prompt of inputs.PROMPTS;
 # the reference gives the file and the frames array the same numbers bit for bit

@@ -11,9 +11,7 @@ qwen-vl-utils' 8 fps rule picks from the clip, as a ``.npy`` frames array
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -22,15 +20,12 @@ from videojury.errors import MetricError
 from videojury.metrics import load_metric
 from videojury.video import frames_from_array, sample
 
+from ._parity_scripts import load_script
 from ._vlm_models import require_models
 
 require_models()
 
-_INPUTS = (Path(__file__).resolve().parents[1] / "benchmarks" / "parity" / "t2v_metrics"
-           / "inputs.py")
-_spec = importlib.util.spec_from_file_location("t2v_parity_inputs", _INPUTS)
-inputs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(inputs)
+inputs = load_script("t2v_metrics/inputs.py", "t2v_parity_inputs")
 
 # t2v_metrics' scores (float32 probabilities), per family, clip and prompt of inputs.PROMPTS
 REFERENCE = {
