@@ -32,6 +32,27 @@ def test_unknown_metric_is_a_clear_usage_error(video_dir, capsys):
     assert "unknown metric 'flickr'" in capsys.readouterr().err
 
 
+def test_metric_names_joined_by_commas_are_several_metrics(video_dir, tmp_path):
+    out = tmp_path / "res.csv"
+    code = main(["score", str(video_dir), "-m", "flicker,frozen", "-m", "frozen:threshold=0.4,max_frames=4",
+                 "--no-store", "--quiet", "--out", str(out)])
+    df = pd.read_csv(out)
+    assert code == 0, df["error"].tolist()
+    assert list(df.columns) == ["video", "flicker", "frozen_ratio[frozen]", "frozen_longest[frozen]",
+                                "frozen_ratio[frozen:max_frames=4,threshold=0.4]",
+                                "frozen_longest[frozen:max_frames=4,threshold=0.4]", "error"]
+    assert df["error"].isna().all()
+
+
+def test_split_metric_specs_keeps_options_together():
+    from videojury.cli._common import split_metric_specs
+
+    assert split_metric_specs("hosa, qac,") == ["hosa", "qac"]
+    assert split_metric_specs("niqe:pool=median,frames=8") == ["niqe:pool=median,frames=8"]
+    assert split_metric_specs("trained:/x,y") == ["trained:/x,y"]
+    assert split_metric_specs("flicker") == ["flicker"]
+
+
 def test_missing_manifest_column_message(tmp_path, capsys):
     m = tmp_path / "m.csv"
     m.write_text("file,prompt\na.mp4,x\n")

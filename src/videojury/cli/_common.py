@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from contextlib import contextmanager
@@ -12,6 +13,25 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+
+
+def split_metric_specs(value: str) -> list[str]:
+    """``-m hosa,qac`` as ``-m hosa -m qac``: a value with commas and no colon
+    lists metric names (options come after a colon, ``niqe:pool=median,frames=8``,
+    and stay one spec)."""
+    if ":" in value or "," not in value:
+        return [value]
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class MetricAppend(argparse.Action):
+    """A repeatable ``-m/--metric`` that also takes comma-separated names."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        items = list(current) if current else []
+        items.extend(split_metric_specs(values))
+        setattr(namespace, self.dest, items)
 
 
 def default_store_path() -> Path:

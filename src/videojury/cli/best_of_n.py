@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._common import add_store_args, frame_table, store_arg
+from ._common import MetricAppend, add_store_args, frame_table, store_arg
 
 _OUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl")
 
@@ -21,8 +21,8 @@ def register(sub) -> None:
                     "the store, so a rerun computes only what is missing.")
     p.add_argument("manifest", type=Path, help="manifest (CSV/JSONL/Parquet) with video and "
                                                "prompt_id columns")
-    p.add_argument("-m", "--metric", action="append", required=True, metavar="NAME[:OPT=VAL,..]",
-                   help="metric (repeatable); without --weights the first one decides and the "
+    p.add_argument("-m", "--metric", action=MetricAppend, required=True, metavar="NAME[:OPT=VAL,..]",
+                   help="metric (repeatable, or names joined by commas); without --weights the first one decides and the "
                         "others are reported")
     p.add_argument("--weights", default=None, metavar="W[,W..]|NAME=W[,..]",
                    help="one weight per -m in order (1,0.5) or by column/metric name "

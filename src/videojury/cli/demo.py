@@ -6,6 +6,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._common import MetricAppend
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="score built-in synthetic clips with every weight-free metric",
@@ -16,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="keep the clips, store and tables here (default: a temporary folder)")
     p.add_argument("--clips", type=int, default=2, help="source clips (default 2)")
-    p.add_argument("--metric", action="append", default=None,
+    p.add_argument("--metric", action=MetricAppend, default=None,
                    help="metrics to use (default: every weight-free metric)")
     p.set_defaults(func=run)
 

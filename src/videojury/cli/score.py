@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_store_args, check_output_file, frame_table, progress_bar, store_arg
+from ._common import MetricAppend, add_store_args, check_output_file, frame_table, progress_bar, store_arg
 
 
 def register(sub) -> None:
@@ -13,8 +13,9 @@ def register(sub) -> None:
                                    "or single files. Results go to a store, so a rerun computes "
                                    "only what is missing.")
     p.add_argument("inputs", nargs="+", help="a folder, a manifest, or video files")
-    p.add_argument("-m", "--metric", action="append", default=[], metavar="NAME[:OPT=VAL,..]",
-                   help="metric to compute, with options (repeatable), e.g. niqe:pool=median")
+    p.add_argument("-m", "--metric", action=MetricAppend, default=[], metavar="NAME[:OPT=VAL,..]",
+                   help="metric to compute, with options (repeatable, or names joined by commas: "
+                        "-m niqe,brisque), e.g. niqe:pool=median")
     p.add_argument("--suite", default=None, metavar="NAME",
                    help="add a baseline collection's metrics: seed-baselines (LOVE's V2T evaluators that run "
                         "without weights) or seed-baselines-all (also those whose weights download on first "
