@@ -128,6 +128,7 @@ class HPSv2(Metric):
         import open_clip
         import torch
 
+        weights = self._weights_file()  # before building ViT-H (4.6 GB): a missing file fails fast
         arch = self.options["arch"]
         with _LOCK:
             if arch.endswith(".json"):
@@ -140,7 +141,7 @@ class HPSv2(Metric):
                                                output_dict=True)
             except RuntimeError as e:
                 raise MetricError(f"hpsv2: unknown open_clip model {arch!r} ({e})") from None
-        sd = read_state(self._weights_file())
+        sd = read_state(weights)
         sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
         load_fitting(model, sd, f"hpsv2: the checkpoint does not fit {arch}")
         device = self.options["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
