@@ -311,15 +311,23 @@ def _interrupt(cmd: list[str], store: Path, sig: int, after: int) -> str:
             return -1
 
     start = max(0, stored())
+    t0 = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 90
-    while time.time() < deadline and stored() < start + after:
+    seen: list[tuple[float, int]] = []  # (seconds, count) each time the count changed
+    while time.time() < t0 + 90:
+        n = stored()
+        if not seen or seen[-1][1] != n:
+            seen.append((round(time.time() - t0, 2), n))
+        if n >= start + after:
+            break
         time.sleep(0.05)
+    finished_first = proc.poll() is not None
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=90)
+    assert not finished_first, f"the run ended before it could be interrupted; counts seen {seen}"
     # SIGINT: the CLI's own "interrupted" exit 130; SIGTERM: the default action
     # (a shell shows 143). Either way every committed result stays.
-    assert proc.returncode in ((130,) if sig == signal.SIGINT else (143, -sig)), err
+    assert proc.returncode in ((130,) if sig == signal.SIGINT else (143, -sig)), (seen, err)
     assert "Traceback" not in err
     return err
 
@@ -327,9 +335,9 @@ def _interrupt(cmd: list[str], store: Path, sig: int, after: int) -> str:
 def test_st4_st5_interrupted_runs_keep_results(tmp_path):
     paths = _videos(tmp_path / "v", 24)
     store = tmp_path / "s.sqlite"
-    # 0.2 s a video: the run lasts about 5 s, long enough to be interrupted mid-way even when
-    # the store's commits arrive in bursts
-    cmd = _score_cmd(paths, store, "test_slow_mean:sleep=0.2")
+    # 0.3 s a video: the run lasts about 7 s, long enough to be interrupted mid-way even when
+    # the store's commits arrive in bursts or the machine is loaded
+    cmd = _score_cmd(paths, store, "test_slow_mean:sleep=0.3")
     err = _interrupt(cmd, store, signal.SIGINT, 4)                     # ST4
     assert "interrupted" in err and "kept" in err
     with Store(store) as st:
