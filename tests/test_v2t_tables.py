@@ -8,25 +8,9 @@ import pandas as pd
 import pytest
 
 from videojury.analysis.leaderboard import competition_rank
-from videojury.analysis.v2t import parse_evaluator, synthetic_aigve, v2t_tables
+from videojury.analysis.v2t import parse_evaluator, synthetic_aigve, v2t_tables, write_synthetic_aigve
 from videojury.cli import main
 from videojury.errors import InputError
-
-
-def _love_mos(df: pd.DataFrame, path) -> None:
-    with open(path, "w") as fh:
-        for r in df.itertuples():
-            fh.write(json.dumps({"video": r.video, "mos": r.mos, "conversations": [
-                {"from": "human", "value": "<video>\nRate the video."},
-                {"from": "gpt", "value": f"{r.mos:.2f}"}]}) + "\n")
-
-
-def _love_qa(df: pd.DataFrame, path) -> None:
-    with open(path, "w") as fh:
-        for r in df.itertuples():
-            fh.write(json.dumps({"video": r.video, "conversations": [
-                {"from": "human", "value": f"<video>\n{r.question}"},
-                {"from": "gpt", "value": r.answer}]}) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -66,29 +50,18 @@ def test_v2t_tables_rank_the_known_order(data):
 
 
 def test_correlate_v2t_cli_prints_both_tables(data, tmp_path, capsys):
-    preds = tmp_path / "scores.csv"
-    data["predictions"].to_csv(preds, index=False)
-    qa_preds = tmp_path / "answers.csv"
-    data["qa_predictions"].to_csv(qa_preds, index=False)
-    _love_mos(data["perception"], tmp_path / "perception_test.jsonl")
-    _love_mos(data["correspondence"], tmp_path / "correspondence_test.jsonl")
-    _love_qa(data["qa"], tmp_path / "qa_test.jsonl")
+    args = write_synthetic_aigve(tmp_path)
     fields = [c for c in data["predictions"].columns if c not in ("video", "model", "prompt_id", "dimension")]
-    args = ["correlate", str(preds), "--human", str(tmp_path / "perception_test.jsonl"),
-            "--human", str(tmp_path / "correspondence_test.jsonl"), "--qa", str(tmp_path / "qa_test.jsonl"),
-            "--qa-predictions", str(qa_preds), "--v2t", "--bootstrap", "0", "--level", "instance",
-            "--no-breakdown", "-o", str(tmp_path / "agree.csv")]
-    for f in fields:
-        args += ["--higher-better", f]
-    for e in data["evaluators"]:
-        args += ["--evaluator", e]
+    with open(tmp_path / "perception_test.jsonl") as fh:  # LOVE's layout: MOS in the gpt turn
+        first = json.loads(fh.readline())
+    assert first["conversations"][1]["value"] == f"{data['perception']['mos'][0]:.2f}"
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "V2T instance-level leaderboard" in text and "V2T model-level leaderboard" in text
     assert "| Rank | Method | Perception SRCC | Rank | Correspondence SRCC | Rank | QA Acc (%) | Rank |" in text
     inst_line = next(line for line in text.splitlines() if "**oracle**" in line)
     assert inst_line.startswith("| \N{FIRST PLACE MEDAL} | **oracle** | 0.95")
-    v2t = pd.read_csv(tmp_path / "agree.v2t.csv")
+    v2t = pd.read_csv(tmp_path / "agreement.v2t.csv")
     assert set(v2t["level"]) == {"instance", "model"} and len(v2t) == 10
     direct, _ = v2t_tables(data["predictions"],
                            pd.concat([data["perception"], data["correspondence"]], ignore_index=True),
@@ -138,3 +111,22 @@ def test_seed_baselines_list(capsys):
 def test_score_needs_a_metric_or_a_suite(tmp_path, capsys):
     assert main(["score", str(tmp_path)]) != 0
     assert "give at least one -m/--metric (or --suite seed-baselines)" in capsys.readouterr().err
+
+
+def test_module_writes_the_set_and_prints_a_command_that_runs(tmp_path):
+    import shlex
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "videojury.analysis.v2t", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    cmd = shlex.split(out.stdout.strip())
+    assert cmd[:2] == ["videojury", "correlate"]
+    assert main(cmd[1:]) == 0
+    v2t = pd.read_csv(tmp_path / "s" / "agreement.v2t.csv")
+    assert v2t[v2t["level"] == "instance"]["evaluator"].tolist() == \
+        ["oracle", "good", "fair", "quality_only", "random"]
+    bad = subprocess.run([sys.executable, "-m", "videojury.analysis.v2t"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1 and "usage:" in bad.stderr and "Traceback" not in bad.stderr

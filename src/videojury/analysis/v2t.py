@@ -270,3 +270,67 @@ def synthetic_aigve(seed: int = 0, n_models: int = 8, n_prompts: int = 40,
     return {"predictions": pd.DataFrame(rows), "perception": pd.DataFrame(perc),
             "correspondence": pd.DataFrame(corr), "qa": pd.DataFrame(qa_h),
             "qa_predictions": pd.DataFrame(qa_p), "evaluators": evaluators}
+
+
+def _write_love_jsonl(path, rows: pd.DataFrame, kind: str) -> None:
+    """Rows in LOVE's released JSONL layout (a ``conversations`` pair per video or question)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows.itertuples():
+            if kind == "mos":
+                turns = [{"from": "human", "value": "<video>\nRate the video."},
+                         {"from": "gpt", "value": f"{r.mos:.2f}"}]
+                rec = {"video": r.video, "mos": r.mos, "conversations": turns}
+            else:
+                turns = [{"from": "human", "value": f"<video>\n{r.question}"},
+                         {"from": "gpt", "value": r.answer}]
+                rec = {"video": r.video, "conversations": turns}
+            fh.write(json.dumps(rec) + "\n")
+
+
+def write_synthetic_aigve(folder, seed: int = 0, **shape: int) -> list[str]:
+    """Write :func:`synthetic_aigve` to ``folder`` as a user would have it; the ``correlate`` argv.
+
+    Files: ``scores.csv`` (the evaluators' score columns per video),
+    ``answers.csv`` (their yes/no answers per question) and the human side in
+    LOVE's JSONL layout: ``perception_test.jsonl``, ``correspondence_test.jsonl``
+    (MOS; LOVE's file names give the dimension) and ``qa_test.jsonl``. The
+    returned arguments (after ``videojury``) print the two V2T tables and
+    write them to ``agreement.v2t.csv`` there.
+    """
+    from pathlib import Path
+
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    data = synthetic_aigve(seed=seed, **shape)
+    data["predictions"].to_csv(d / "scores.csv", index=False)
+    data["qa_predictions"].to_csv(d / "answers.csv", index=False)
+    _write_love_jsonl(d / "perception_test.jsonl", data["perception"], "mos")
+    _write_love_jsonl(d / "correspondence_test.jsonl", data["correspondence"], "mos")
+    _write_love_jsonl(d / "qa_test.jsonl", data["qa"], "qa")
+    fields = [c for c in data["predictions"].columns
+              if c not in ("video", "model", "prompt_id", "dimension")]
+    argv = ["correlate", str(d / "scores.csv"),
+            "--human", str(d / "perception_test.jsonl"),
+            "--human", str(d / "correspondence_test.jsonl"),
+            "--qa", str(d / "qa_test.jsonl"), "--qa-predictions", str(d / "answers.csv"),
+            "--v2t", "--bootstrap", "0", "--level", "instance", "--no-breakdown",
+            "-o", str(d / "agreement.csv")]
+    for f in fields:  # every synthetic score is higher-is-better
+        argv += ["--higher-better", f]
+    for e in data["evaluators"]:
+        argv += ["--evaluator", e]
+    return argv
+
+
+if __name__ == "__main__":  # python -m videojury.analysis.v2t FOLDER [SEED]
+    import shlex
+    import sys
+
+    usage = ("usage: python -m videojury.analysis.v2t FOLDER [SEED]  (writes the synthetic "
+             "AIGVE-60K-shaped set and prints the correlate command)")
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
+        sys.exit(usage)
+    args = write_synthetic_aigve(sys.argv[1], seed=int(sys.argv[2]) if len(sys.argv) == 3 else 0)
+    print("videojury " + " ".join(shlex.quote(a) for a in args))
