@@ -34,11 +34,13 @@ def test_unknown_metric_is_a_clear_usage_error(video_dir, capsys):
 
 def test_metric_names_joined_by_commas_are_several_metrics(video_dir, tmp_path):
     out = tmp_path / "res.csv"
-    code = main(["score", str(video_dir), "-m", "flicker,frozen", "-m", "frozen:threshold=0.4,max_frames=4",
-                 "--no-store", "--quiet", "--out", str(out)])
+    code = main(["score", str(video_dir), "-m", "flicker,frozen",
+                 "-m", "frozen:threshold=0.4,max_frames=4", "--no-store", "--quiet",
+                 "--out", str(out)])
     df = pd.read_csv(out)
     assert code == 0, df["error"].tolist()
-    assert list(df.columns) == ["video", "flicker", "frozen_ratio[frozen]", "frozen_longest[frozen]",
+    assert list(df.columns) == ["video", "flicker",
+                                "frozen_ratio[frozen]", "frozen_longest[frozen]",
                                 "frozen_ratio[frozen:max_frames=4,threshold=0.4]",
                                 "frozen_longest[frozen:max_frames=4,threshold=0.4]", "error"]
     assert df["error"].isna().all()

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from videojury.analysis.leaderboard import competition_rank
-from videojury.analysis.v2t import parse_evaluator, synthetic_aigve, v2t_tables, write_synthetic_aigve
+from videojury.analysis.v2t import (parse_evaluator, synthetic_aigve, v2t_tables,
+                                    write_synthetic_aigve)
 from videojury.cli import main
 from videojury.errors import InputError
 

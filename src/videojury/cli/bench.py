@@ -21,9 +21,10 @@ def register(sub) -> None:
     p.add_argument("suite", help="suite file (CSV/JSONL/JSON; VBench_full_info.json; a prompt "
                                  "list .txt) or a built-in suite name such as 'demo'")
     p.add_argument("videos", type=Path, help="videos folder or manifest")
-    p.add_argument("-m", "--metric", action=MetricAppend, default=None, metavar="NAME[:OPT=VAL,..]",
-                   help="metric to compute (repeatable, or names joined by commas; default: every metric that needs no "
-                        "extra and no text)")
+    p.add_argument("-m", "--metric", action=MetricAppend, default=None,
+                   metavar="NAME[:OPT=VAL,..]",
+                   help="metric to compute (repeatable, or names joined by commas; default: "
+                        "every metric that needs no extra and no text)")
     p.add_argument("--dimension", action="append", default=None, metavar="NAME",
                    help="VBench's protocol: evaluate this VBench dimension on its own prompts' "
                         "videos only and write OUT/vbench/<model>_eval_results.json "

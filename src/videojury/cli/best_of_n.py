@@ -21,9 +21,10 @@ def register(sub) -> None:
                     "the store, so a rerun computes only what is missing.")
     p.add_argument("manifest", type=Path, help="manifest (CSV/JSONL/Parquet) with video and "
                                                "prompt_id columns")
-    p.add_argument("-m", "--metric", action=MetricAppend, required=True, metavar="NAME[:OPT=VAL,..]",
-                   help="metric (repeatable, or names joined by commas); without --weights the first one decides and the "
-                        "others are reported")
+    p.add_argument("-m", "--metric", action=MetricAppend, required=True,
+                   metavar="NAME[:OPT=VAL,..]",
+                   help="metric (repeatable, or names joined by commas); without --weights the "
+                        "first one decides and the others are reported")
     p.add_argument("--weights", default=None, metavar="W[,W..]|NAME=W[,..]",
                    help="one weight per -m in order (1,0.5) or by column/metric name "
                         "(niqe=1,clipscore=0.5); weight 0 = report only")

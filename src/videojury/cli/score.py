@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import MetricAppend, add_store_args, check_output_file, frame_table, progress_bar, store_arg
+from ._common import (MetricAppend, add_store_args, check_output_file, frame_table, progress_bar,
+                      store_arg)
 
 
 def register(sub) -> None:
