@@ -302,10 +302,11 @@ def test_st1_st2_two_runs_racing_on_a_new_store(tmp_path):
 
 
 def _default_sigint() -> None:
-    """In the child before exec: SIGINT as a shell leaves it. A child inherits an ignored
-    SIGINT, and Python then never installs its KeyboardInterrupt handler; the pytest
-    worker running this test can have it ignored (something earlier in the same worker
-    left SIG_IGN: seen in 3 full local runs, where Ctrl-C then did nothing)."""
+    """In the child before exec: SIGINT at its default, as a shell gives a foreground
+    command. A child inherits an ignored SIGINT, and Python then installs no
+    KeyboardInterrupt handler; the suite's own process has SIGINT ignored when it was
+    started as a background job of a non-interactive shell (``pytest ... &`` in a
+    script), and the run would then ignore the test's Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
